@@ -1,0 +1,248 @@
+"""Database access: two roles, tenant-scoped sessions, the embedded server.
+
+- The *owner* (``DATABASE_URL``, or the embedded server's superuser) runs
+  migrations and owns every table. It must be a superuser or have BYPASSRLS,
+  because the few cross-tenant system functions run with its rights.
+- The *app role* (``ATRIUM_APP_DB_ROLE``) is what the application connects as
+  at run time: it owns nothing and is neither superuser nor BYPASSRLS, so
+  row-level security always applies to it. ``atrium db upgrade`` creates it.
+
+A tenant session sets ``app.tenant_id`` with ``set_config(..., true)`` at the
+start of every transaction (never ``SET SESSION``) and adds the tenant to
+every ORM query; row-level security is the backstop behind that.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+
+from core.errors import TenantMismatchError
+from core.orm import TenantModel
+from core.settings import Settings
+
+EMBEDDED_DATABASE = "atrium"
+TENANT_SETTING = "app.tenant_id"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+_embedded_servers: dict[Path, Any] = {}  # kept alive for the process: pgserver stops on release
+
+
+def start_embedded_server(data_dir: Path, database: str = EMBEDDED_DATABASE) -> URL:
+    """Start (or reuse) the pgserver PostgreSQL in ``data_dir/pg``; return the owner URL."""
+    import pgserver  # imported here: only the embedded default needs it
+
+    pgdata = (data_dir / "pg").resolve()
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = _embedded_servers.get(pgdata)
+    if server is None:
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        _embedded_servers[pgdata] = server
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    return make_url(server.get_uri()).set(drivername="postgresql+asyncpg", database=database)
+
+
+def owner_url(settings: Settings) -> URL:
+    """The migration owner's URL: DATABASE_URL, or the embedded server started on demand."""
+    if settings.database_url:
+        return make_url(settings.database_url).set(drivername="postgresql+asyncpg")
+    return start_embedded_server(settings.data_dir)
+
+
+def app_url(owner: URL, settings: Settings) -> URL:
+    """The run-time URL: the owner's server and database, the app role's credentials."""
+    return owner.set(username=settings.app_db_role, password=settings.app_role_password)
+
+
+def sync_url(url: URL) -> URL:
+    """The same address for a synchronous driver (Alembic runs on psycopg2)."""
+    return url.set(drivername="postgresql+psycopg2")
+
+
+# --- tenant scoping -------------------------------------------------------------------------
+
+
+class TenantScopedSession(Session):
+    """A sync Session (under AsyncSession) that knows its tenant.
+
+    ``info["tenant_id"]`` set: every transaction starts with set_config, every
+    ORM query on tenant models is filtered by it, and new rows are stamped with
+    it. Unset: tenant tables show no rows (RLS fails closed).
+    """
+
+
+@event.listens_for(TenantScopedSession, "after_begin")
+def _set_tenant_for_transaction(session: Session, _transaction: Any, connection: Any) -> None:
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is not None:
+        connection.execute(
+            text("SELECT set_config(:name, :value, true)"),
+            {"name": TENANT_SETTING, "value": str(tenant_id)},
+        )
+
+
+@event.listens_for(TenantScopedSession, "do_orm_execute")
+def _scope_orm_queries(state: ORMExecuteState) -> None:
+    tenant_id = state.session.info.get("tenant_id")
+    if tenant_id is None or not (state.is_select or state.is_update or state.is_delete):
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantModel,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(TenantScopedSession, "before_flush")
+def _stamp_new_rows(session: Session, _context: Any, _instances: Any) -> None:
+    tenant_id = session.info.get("tenant_id")
+    for obj in session.new:
+        if not isinstance(obj, TenantModel):
+            continue
+        if obj.tenant_id is None:
+            if tenant_id is None:
+                raise TenantMismatchError(f"{type(obj).__name__} written with no tenant set")
+            obj.tenant_id = tenant_id
+        elif tenant_id is not None and obj.tenant_id != tenant_id:
+            raise TenantMismatchError(
+                f"{type(obj).__name__} belongs to another tenant than this session's"
+            )
+
+
+async def set_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Scope the session's current (and later) transactions to ``tenant_id``."""
+    session.info["tenant_id"] = tenant_id
+    await session.execute(
+        text("SELECT set_config(:name, :value, true)"),
+        {"name": TENANT_SETTING, "value": str(tenant_id)},
+    )
+
+
+# --- the database handle ------------------------------------------------------------------
+
+
+@dataclass
+class Database:
+    """Engines and session factories for one database: what the app holds at run time."""
+
+    settings: Settings
+    owner: URL
+    engine: AsyncEngine  # the app role's engine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def connect(cls, settings: Settings, owner: URL | None = None, **engine_kw: Any) -> Database:
+        owner = owner or owner_url(settings)
+        engine_kw.setdefault("pool_size", 10)
+        engine_kw.setdefault("max_overflow", 10)
+        engine_kw.setdefault("pool_pre_ping", False)
+        engine = create_async_engine(app_url(owner, settings), **engine_kw)
+        factory = async_sessionmaker(
+            engine, expire_on_commit=False, sync_session_class=TenantScopedSession
+        )
+        return cls(settings=settings, owner=owner, engine=engine, sessionmaker=factory)
+
+    def session(self, tenant_id: uuid.UUID | None = None) -> AsyncSession:
+        """A new session; with a tenant, every transaction in it is scoped to that tenant."""
+        session = self.sessionmaker()
+        if tenant_id is not None:
+            session.info["tenant_id"] = tenant_id
+        return session
+
+    @asynccontextmanager
+    async def tenant_transaction(self, tenant_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+        """One transaction as ``tenant_id``: committed on success, rolled back on error."""
+        async with self.session(tenant_id) as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def global_transaction(self) -> AsyncIterator[AsyncSession]:
+        """One transaction with no tenant: global tables only, tenant tables show nothing."""
+        async with self.session() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def owner_engine(url: URL, **kw: Any) -> AsyncEngine:
+    return create_async_engine(url, **kw)
+
+
+async def ensure_app_role(owner: URL, settings: Settings) -> None:
+    """Create (or correct) the run-time role and grant it what the app needs and no more.
+
+    Refuses an owner that would be subject to RLS (neither superuser nor
+    BYPASSRLS), and an app role that would not be (superuser or BYPASSRLS).
+    """
+    role = settings.app_db_role
+    if not _IDENTIFIER.match(role):
+        raise ValueError(f"ATRIUM_APP_DB_ROLE must be a plain lower-case identifier: {role!r}")
+    password = settings.app_role_password.replace("'", "''")
+    engine = owner_engine(owner)
+    try:
+        async with engine.begin() as conn:
+            me = (
+                await conn.execute(
+                    text(
+                        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+                    )
+                )
+            ).scalar_one()
+            if not me:
+                raise RuntimeError(
+                    "The migration owner must be a superuser or have BYPASSRLS: "
+                    "the outbox dispatcher's functions run with its rights."
+                )
+            existing = (
+                await conn.execute(
+                    text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"),
+                    {"r": role},
+                )
+            ).first()
+            if existing is None:
+                await conn.execute(
+                    text(
+                        f"CREATE ROLE {role} LOGIN PASSWORD '{password}' NOSUPERUSER "
+                        "NOBYPASSRLS NOCREATEDB NOCREATEROLE NOINHERIT"
+                    )
+                )
+            elif existing.rolsuper or existing.rolbypassrls:
+                raise RuntimeError(
+                    f"Role {role} is a superuser or has BYPASSRLS; row-level security "
+                    "would not apply to it. Use another ATRIUM_APP_DB_ROLE."
+                )
+            else:
+                await conn.execute(text(f"ALTER ROLE {role} PASSWORD '{password}'"))
+            database = owner.database
+            await conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO {role}'))
+            for statement in (
+                f"GRANT USAGE ON SCHEMA public TO {role}",
+                f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+                f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}",
+                f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {role}",
+                # Alembic's bookkeeping is the owner's: the app only reads it (health check).
+                f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {role}",
+            ):
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()

@@ -1,0 +1,57 @@
+"""Domain errors: what the business rules say no with.
+
+Each carries a stable ``code`` for the API, an HTTP status, and a message
+that is a translatable msgid with ``{placeholders}``; the web layer turns
+them into a JSON error body for the API or a friendly page for browsers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    """Base of every error a user can cause; never a 500."""
+
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message.format(**params) if params else message)
+        self.message = message  # msgid, translated when rendered
+        self.params = params
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": str(self), **self.params}
+
+
+class ValidationFailed(DomainError):
+    status_code = 422
+    code = "validation_failed"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class PermissionDenied(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
+class ModuleDisabled(PermissionDenied):
+    """A disabled module's route was asked for; ``module`` names it."""
+
+    code = "module_disabled"
+
+
+class TenantMismatchError(PermissionDenied):
+    """A write would cross the tenant wall (caught by the ORM before RLS sees it)."""
+
+    code = "tenant_mismatch"

@@ -1,0 +1,171 @@
+"""Core's tables: tenants and their members, module enablement, the outbox, approvals.
+
+Global tables (marked by :class:`GlobalModel`): ``core_tenant``, ``core_user``,
+``core_schedule_tick``. Everything else is tenant-scoped with row-level security.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.orm import GlobalModel, TenantModel, tenant_ref
+
+Money = Numeric(18, 2)
+
+
+class Tenant(GlobalModel):
+    """A workspace. Its slug is the first segment of every workspace URL."""
+
+    __tablename__ = "core_tenant"
+
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active | suspended
+    locale: Mapped[str] = mapped_column(String(10), default="en")
+
+
+class User(GlobalModel):
+    """A person; one user may belong to many workspaces. (Identity fills this in.)"""
+
+    __tablename__ = "core_user"
+    __table_args__ = (Index("uq_core_user_email_lower", func.lower(text("email")), unique=True),)
+
+    email: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200))
+    locale: Mapped[str] = mapped_column(String(10), default="en")
+
+
+class Membership(TenantModel):
+    """A user's place in a tenant. Role: owner, admin or member."""
+
+    __tablename__ = "core_membership"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20), default="member")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class TenantModule(TenantModel):
+    """Which modules a tenant has: one row per module ever enabled, kept when disabled.
+
+    Enabled means ``enabled`` and not past ``until``. ``source`` says why:
+    trial, paid, granted (by the operator) or development (no billing yet).
+    """
+
+    __tablename__ = "core_tenant_module"
+    __table_args__ = (UniqueConstraint("tenant_id", "module_key"),)
+
+    module_key: Mapped[str] = mapped_column(String(31))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    source: Mapped[str] = mapped_column(String(20), default="development")
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OutboxEvent(TenantModel):
+    """An event waiting for delivery, written in the transaction that caused it."""
+
+    __tablename__ = "core_outbox"
+    __table_args__ = (
+        Index(
+            "ix_core_outbox_due",
+            "available_at",
+            postgresql_where=text("delivered_at IS NULL AND dead_at IS NULL"),
+        ),
+    )
+
+    event_type: Mapped[str] = mapped_column(String(120))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dead_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class EventDelivery(TenantModel):
+    """One handler's outcome for one event: the processed-marker and the dead letter.
+
+    ``status='done'`` is written in the handler's own transaction, so its
+    effect and the marker commit together; a redelivered event skips it.
+    """
+
+    __tablename__ = "core_event_delivery"
+    __table_args__ = (UniqueConstraint("tenant_id", "event_id", "handler"),)
+
+    # The unique (tenant_id, event_id, handler) key below serves as the FK's index.
+    event_id: Mapped[uuid.UUID] = tenant_ref("core_outbox", ondelete="CASCADE", index=False)
+    handler: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(10))  # done | failed | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class ScheduleTick(GlobalModel):
+    """A scheduled job's firing: one row per (module, job, due time), fanned out once."""
+
+    __tablename__ = "core_schedule_tick"
+    __table_args__ = (UniqueConstraint("module_key", "job_key", "due_at"),)
+
+    module_key: Mapped[str] = mapped_column(String(31))
+    job_key: Mapped[str] = mapped_column(String(63))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApprovalPolicy(TenantModel):
+    """The default rule when no approval engine is on: auto-approve below an amount.
+
+    ``kind`` NULL is the tenant's rule for every kind; a row per kind overrides it.
+    ``auto_approve_below`` NULL means every request goes to an admin.
+    """
+
+    __tablename__ = "core_approval_policy"
+    __table_args__ = (UniqueConstraint("tenant_id", "kind", postgresql_nulls_not_distinct=True),)
+
+    kind: Mapped[str | None] = mapped_column(String(63))
+    auto_approve_below: Mapped[Decimal | None] = mapped_column(Money)
+
+
+class ApprovalRequest(TenantModel):
+    """A request for approval of ``kind`` on a module's record, and its decision."""
+
+    __tablename__ = "core_approval_request"
+    __table_args__ = (Index("ix_core_approval_request_pending", "tenant_id", "status"),)
+
+    kind: Mapped[str] = mapped_column(String(63))
+    subject_type: Mapped[str] = mapped_column(String(63))
+    subject_id: Mapped[uuid.UUID]
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    requester_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id"))
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    engine: Mapped[str] = mapped_column(String(31), default="core")
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    comment: Mapped[str | None] = mapped_column(Text)

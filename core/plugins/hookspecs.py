@@ -1,0 +1,105 @@
+"""Atrium's hook specifications: the contract between core and modules.
+
+Every hook is named ``atrium_*``, typed, and documented with when it fires
+and how results combine. ``tests/core/test_hookspecs.py`` fails when a hook
+has no docstring, is missing from docs/modules.md, or is never called by a
+test. Per-request hooks are called only for the modules the tenant has
+enabled (:meth:`core.plugins.registry.ModuleRegistry.hooks_for`); a result
+may be a value or an awaitable, and callers await what needs awaiting.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from core.approvals import ApprovalEngine
+    from core.context import TenantContext
+    from core.plugins.manifest import ModuleManifest
+    from core.plugins.results import Panel, SearchResult, WidgetData
+
+PROJECT = "atrium"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def atrium_module() -> ModuleManifest:
+    """Declare the module: return its manifest record.
+
+    Fires once per process, at startup, for every installed module. Each
+    module returns exactly one manifest; core collects them, validates them
+    (keys, permissions, depends) and orders them by ``depends``. Pluggy's
+    call order is never used for install order.
+    """
+
+
+@hookspec
+def atrium_dashboard_widgets(ctx: TenantContext, session: AsyncSession) -> list[WidgetData]:
+    """Supply the data of this module's dashboard widgets for one request.
+
+    Fires when a member opens the workspace dashboard, only for the modules
+    the tenant has enabled. Results from all modules are concatenated; each
+    item names a widget its module declared in ``ModuleManifest.dashboard_widgets``.
+    """
+
+
+@hookspec
+def atrium_global_search(
+    ctx: TenantContext, session: AsyncSession, query: str
+) -> list[SearchResult]:
+    """Find records matching ``query`` for the global search box.
+
+    Fires once per search request, only for enabled modules. Results from
+    all modules are concatenated and ranked by ``SearchResult.score``.
+    """
+
+
+@hookspec
+def atrium_record_panels(
+    ctx: TenantContext, session: AsyncSession, record_type: str, record_id: uuid.UUID
+) -> list[Panel]:
+    """Contribute panels to another module's (or core's) record page.
+
+    Fires when a record page is shown (``record_type`` such as ``core.party``
+    for a customer, ``core.member`` for an employee), only for enabled
+    modules. Results are concatenated and shown ordered by ``Panel.order``.
+    """
+
+
+@hookspec
+def atrium_module_enabled(ctx: TenantContext, session: AsyncSession, module_key: str) -> None:
+    """React to ``module_key`` being switched on for a tenant.
+
+    Fires inside the enabling transaction, after the enablement row is
+    written, for every module the tenant now has enabled (the new one too),
+    so bridges can set themselves up. Return values are ignored; an
+    exception aborts the enabling.
+    """
+
+
+@hookspec
+def atrium_module_disabled(ctx: TenantContext, session: AsyncSession, module_key: str) -> None:
+    """React to ``module_key`` being switched off for a tenant; its data stays.
+
+    Fires inside the disabling transaction for the modules still enabled and
+    the one being disabled. Return values are ignored; an exception aborts.
+    """
+
+
+@hookspec(firstresult=True)
+def atrium_approval_engine(ctx: TenantContext) -> ApprovalEngine | None:
+    """Offer an approval engine that runs the tenant's approval flows.
+
+    Fires when a module requests an approval, only for enabled modules. The
+    first non-None result wins (the OA module returns its workflow engine);
+    with none, core's default rule decides.
+    """
+
+
+HOOK_NAMES: tuple[str, ...] = tuple(name for name in dict(globals()) if name.startswith("atrium_"))

@@ -1,0 +1,108 @@
+"""The manifest record a module declares: what it is and what it brings.
+
+Like Odoo's ``__manifest__``: static facts (key, version, depends,
+permissions, menu, approval kinds, jobs) that core reads once at startup to
+validate the installation, order it, mount routes and wire events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from core.context import TenantContext
+    from core.events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """A permission code (``crm.opportunity.write``) and its readable name (a msgid)."""
+
+    code: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class MenuEntry:
+    """A navigation entry; ``path`` is relative to the workspace (``/crm/leads``)."""
+
+    label: str
+    path: str
+    icon: str = ""
+    permission: str | None = None
+    order: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalKind:
+    """Something a module asks approval for; ``fields`` are what a flow's rules may test."""
+
+    code: str
+    label: str
+    fields: tuple[str, ...] = ("amount",)
+
+
+EventHandlerFn = Callable[["AsyncSession", "TenantContext", Any], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class EventHandler:
+    """Deliver events of type ``event`` to ``handle``, once each, in its own transaction."""
+
+    event: type[Event]
+    handle: EventHandlerFn
+    name: str = ""  # defaults to the function's name; stable: it keys the processed-marker
+
+
+JobFn = Callable[["AsyncSession", "TenantContext"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledJob:
+    """A per-tenant job on a cron expression (UTC), run for tenants with the module on."""
+
+    key: str
+    cron: str
+    run: JobFn
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardWidget:
+    """A widget the module offers the dashboard; its data comes from the widgets hook."""
+
+    key: str
+    title: str
+    template: str
+
+
+DemoDataFn = Callable[["AsyncSession", "TenantContext"], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleManifest:
+    key: str
+    name: str
+    version: str
+    summary: str = ""
+    depends: tuple[str, ...] = ()
+    permissions: tuple[Permission, ...] = ()
+    menu: tuple[MenuEntry, ...] = ()
+    api_routers: Sequence[Any] = ()  # Litestar routers/controllers, mounted at /api/t/{slug}
+    view_routers: Sequence[Any] = ()  # mounted at /t/{slug}
+    templates: Path | None = None  # a folder holding templates/<key>/...
+    migrations: Path | None = None  # this module's Alembic versions folder (branch = key)
+    approval_kinds: tuple[ApprovalKind, ...] = ()
+    event_handlers: tuple[EventHandler, ...] = ()
+    scheduled_jobs: tuple[ScheduledJob, ...] = ()
+    dashboard_widgets: tuple[DashboardWidget, ...] = ()
+    demo_data: DemoDataFn | None = None
+
+
+def handler_name(module_key: str, handler: EventHandler) -> str:
+    """The stable name that keys a handler's processed-markers: ``module.function``."""
+    return f"{module_key}.{handler.name or handler.handle.__name__}"

@@ -1,0 +1,124 @@
+"""Test infrastructure: one PostgreSQL server per run, a template database per run,
+and a fresh database cloned from the template for each test that asks for one.
+
+With no DATABASE_URL the run starts an embedded server (pgserver) in a
+temporary directory; with DATABASE_URL it uses that server (its user must be
+able to create databases and roles). Tests connect as the app role, never as
+a superuser, so row-level security is what they see.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+
+from core import migrate
+from core.db import Database, owner_engine, start_embedded_server
+from core.plugins.registry import ModuleRegistry
+from core.settings import Settings
+
+TEST_MODULES = ("tests.sample_module.plugin", "tests.sample_addon.plugin")
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> URL:
+    """The server's maintenance database ("postgres") as the owner."""
+    if os.environ.get("DATABASE_URL"):
+        return make_url(os.environ["DATABASE_URL"]).set(
+            drivername="postgresql+asyncpg", database="postgres"
+        )
+    data_dir = tmp_path_factory.mktemp("embedded-pg")
+    return start_embedded_server(data_dir, database="postgres")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(env="test", extra_modules=TEST_MODULES, data_dir=Path(".atrium-test"))
+
+
+@pytest.fixture(scope="session")
+def registry(settings: Settings) -> ModuleRegistry:
+    return ModuleRegistry.load(settings.extra_modules)
+
+
+async def create_database(server: URL, name: str, template: str | None = None) -> URL:
+    engine = owner_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            clause = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+            await conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
+    finally:
+        await engine.dispose()
+    return server.set(database=name)
+
+
+async def drop_database(server: URL, name: str) -> None:
+    engine = owner_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await engine.dispose()
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session")
+async def template_db(
+    server_url: URL, settings: Settings, registry: ModuleRegistry
+) -> AsyncIterator[str]:
+    """A database migrated to head once per run; tests clone it."""
+    name = unique_name("atrium_tpl")
+    url = await create_database(server_url, name)
+    await migrate.upgrade(url, registry, settings)
+    yield name
+    await drop_database(server_url, name)
+
+
+@pytest.fixture
+async def empty_db(server_url: URL) -> AsyncIterator[URL]:
+    """A new empty database (for migration tests), dropped afterwards."""
+    name = unique_name("atrium_empty")
+    url = await create_database(server_url, name)
+    yield url
+    await drop_database(server_url, name)
+
+
+@pytest.fixture
+async def db_url(server_url: URL, template_db: str) -> AsyncIterator[URL]:
+    """The owner URL of a fresh database cloned from the migrated template."""
+    name = unique_name("atrium_t")
+    url = await create_database(server_url, name, template=template_db)
+    yield url
+    await drop_database(server_url, name)
+
+
+@pytest.fixture
+async def db(db_url: URL, settings: Settings) -> AsyncIterator[Database]:
+    """The app-role database handle on a fresh database: what the application uses."""
+    database = Database.connect(settings, owner=db_url, pool_size=5, max_overflow=5)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def make_tenant(db: Database, registry: ModuleRegistry):
+    """Create workspaces with modules enabled: ``await make_tenant("acme", "sample")``."""
+    from tenants.services import create_tenant_with_modules
+
+    async def make(slug: str, *modules: str, owner_email: str | None = None):
+        return await create_tenant_with_modules(
+            db, registry, slug=slug, name=slug.title(), modules=modules, owner_email=owner_email
+        )
+
+    return make

@@ -1,0 +1,1 @@
+"""A test-only module that depends on ``sample`` and brings an approval engine."""

@@ -1,0 +1,42 @@
+"""The sample module's JSON API (mounted at /api/t/{tenant_slug})."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.sample_module.models import SampleNote
+from tests.sample_module.schemas import NoteIn, NoteOut
+from tests.sample_module.services import NoteService
+
+
+def to_out(note: SampleNote) -> NoteOut:
+    return NoteOut(
+        id=note.id,
+        title=note.title,
+        body=note.body,
+        created_at=note.created_at,
+        tags=[t.label for t in note.tags],
+    )
+
+
+class NoteApi(Controller):
+    path = "/sample/notes"
+    tags = ("sample",)
+
+    @get("/")
+    async def list_notes(
+        self, session: AsyncSession, limit: int = 50, after: uuid.UUID | None = None
+    ) -> list[NoteOut]:
+        return [to_out(n) for n in await NoteService(session).page(limit, after)]
+
+    @post("/")
+    async def create_note(self, session: AsyncSession, data: NoteIn) -> NoteOut:
+        note = await NoteService(session).create(data.title, data.body, data.tags)
+        return to_out(await NoteService(session).get(note.id))
+
+    @get("/{note_id:uuid}")
+    async def get_note(self, session: AsyncSession, note_id: uuid.UUID) -> NoteOut:
+        return to_out(await NoteService(session).get(note_id))
