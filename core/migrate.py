@@ -121,7 +121,9 @@ def import_models(registry: ModuleRegistry) -> None:
             importlib.import_module(f"{package}.models")
 
 
-def alembic_config(owner: URL, registry: ModuleRegistry, module_key: str | None = None) -> Config:
+def alembic_config(
+    owner: URL | None, registry: ModuleRegistry, module_key: str | None = None
+) -> Config:
     """An Alembic config for core plus every loaded module's branch, as the owner."""
     import_models(registry)
     locations = [str(CORE_MIGRATIONS / "versions")]
@@ -235,3 +237,18 @@ def revision(
             )
     result = command.revision(cfg, message=message, autogenerate=autogenerate, **kwargs)
     return result if isinstance(result, list) else [result]
+
+
+def revision_ancestry(registry: ModuleRegistry) -> dict[str, frozenset[str]]:
+    """Each revision with everything it implies (ancestors and dependencies); ``*``: all.
+
+    The schema is at head when the union over the database's current
+    revisions equals ``*`` (alembic_version keeps only the branch tips).
+    """
+    script = ScriptDirectory.from_config(alembic_config(None, registry))
+    ancestry = {
+        rev.revision: frozenset(r.revision for r in script.iterate_revisions(rev.revision, "base"))
+        for rev in script.walk_revisions()
+    }
+    ancestry["*"] = frozenset(ancestry)
+    return ancestry

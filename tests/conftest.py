@@ -9,11 +9,13 @@ a superuser, so row-level security is what they see.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -122,3 +124,40 @@ async def make_tenant(db: Database, registry: ModuleRegistry):
         )
 
     return make
+
+
+class LiveServer:
+    """The real app on a loopback port, served by uvicorn in the test's event loop."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> str:
+        self.task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()  # surfaces a startup error
+            await asyncio.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        assert self.task is not None
+        await self.task
+
+
+@pytest.fixture
+async def client(db: Database, registry: ModuleRegistry, settings: Settings):
+    """An HTTP client for the real app (on the test's fresh database) over loopback."""
+    import httpx
+
+    from web.app import create_app
+
+    app = create_app(settings, db=db, registry=registry)
+    async with LiveServer(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
+        yield http

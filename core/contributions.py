@@ -1,0 +1,88 @@
+"""Per-request contributions from the tenant's enabled modules.
+
+Each function calls one hook through ``registry.hooks_for(ctx.enabled)``, so
+a disabled module contributes nothing, and combines the results the way the
+hook's docstring says.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.context import TenantContext
+from core.plugins.calls import collect
+from core.plugins.manifest import DashboardWidget, MenuEntry
+from core.plugins.registry import ModuleRegistry
+from core.plugins.results import Panel, SearchResult, WidgetData
+
+
+@dataclass(frozen=True, slots=True)
+class Widget:
+    """A declared widget with the data its module supplied for this request."""
+
+    module: str
+    declared: DashboardWidget
+    data: WidgetData
+
+
+def menu(registry: ModuleRegistry, ctx: TenantContext) -> list[tuple[str, MenuEntry]]:
+    """Navigation entries of the enabled modules, in install order then entry order."""
+    entries = [
+        (key, entry)
+        for key, loaded in registry.modules.items()
+        if key in ctx.enabled
+        for entry in loaded.manifest.menu
+    ]
+    return sorted(entries, key=lambda pair: pair[1].order)
+
+
+async def dashboard(
+    registry: ModuleRegistry, ctx: TenantContext, session: AsyncSession
+) -> list[Widget]:
+    declared = {
+        widget.key: (key, widget)
+        for key, loaded in registry.modules.items()
+        if key in ctx.enabled
+        for widget in loaded.manifest.dashboard_widgets
+    }
+    hooks = registry.hooks_for(ctx.enabled)
+    supplied: list[WidgetData] = await collect(
+        hooks.atrium_dashboard_widgets(ctx=ctx, session=session)
+    )
+    return [
+        Widget(declared[data.key][0], declared[data.key][1], data)
+        for data in supplied
+        if data.key in declared  # a widget nobody declared is not shown
+    ]
+
+
+async def search(
+    registry: ModuleRegistry, ctx: TenantContext, session: AsyncSession, query: str
+) -> list[SearchResult]:
+    query = query.strip()
+    if not query:
+        return []
+    hooks = registry.hooks_for(ctx.enabled)
+    results: list[SearchResult] = await collect(
+        hooks.atrium_global_search(ctx=ctx, session=session, query=query)
+    )
+    return sorted(results, key=lambda r: -r.score)
+
+
+async def record_panels(
+    registry: ModuleRegistry,
+    ctx: TenantContext,
+    session: AsyncSession,
+    record_type: str,
+    record_id: uuid.UUID,
+) -> list[Panel]:
+    hooks = registry.hooks_for(ctx.enabled)
+    panels: list[Panel] = await collect(
+        hooks.atrium_record_panels(
+            ctx=ctx, session=session, record_type=record_type, record_id=record_id
+        )
+    )
+    return sorted(panels, key=lambda p: p.order)

@@ -1,0 +1,44 @@
+"""JSON API for module enablement (the app store's backend)."""
+
+from __future__ import annotations
+
+from litestar import get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.context import TenantContext
+from core.plugins.registry import ModuleRegistry
+from tenants import services
+from tenants.schemas import EnabledModules, ModuleStatus
+
+
+@get("/modules", summary="Installed modules and whether this workspace has them on")
+async def list_modules(tenant: TenantContext, registry: ModuleRegistry) -> list[ModuleStatus]:
+    return [
+        ModuleStatus(
+            key=key,
+            name=m.manifest.name,
+            version=m.manifest.version,
+            depends=list(m.manifest.depends),
+            enabled=key in tenant.enabled,
+        )
+        for key, m in registry.modules.items()
+    ]
+
+
+@post("/modules/{key:str}/enable", summary="Enable a module (and what it depends on)")
+async def enable(
+    tenant: TenantContext, session: AsyncSession, registry: ModuleRegistry, key: str
+) -> EnabledModules:
+    after = await services.enable_module(session, registry, tenant, key)
+    return EnabledModules(sorted(after.enabled))
+
+
+@post("/modules/{key:str}/disable", summary="Disable a module; its data is kept")
+async def disable(
+    tenant: TenantContext, session: AsyncSession, registry: ModuleRegistry, key: str
+) -> EnabledModules:
+    after = await services.disable_module(session, registry, tenant, key)
+    return EnabledModules(sorted(after.enabled))
+
+
+API = [list_modules, enable, disable]

@@ -1,0 +1,198 @@
+"""The Litestar application factory: core, tenants and every installed module.
+
+Module routers are mounted under the workspace prefix with the tenant guard
+and the module's key in ``opt``, so no module route can skip tenant
+resolution or the enablement check:
+
+- pages at ``/t/{tenant_slug}/...`` (HTML + htmx),
+- JSON at ``/api/t/{tenant_slug}/...`` (in the OpenAPI schema at ``/schema``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from litestar import Litestar, Request, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from core import i18n, migrate
+from core.context import TenantContext
+from core.contributions import menu
+from core.db import Database
+from core.plugins.registry import ModuleRegistry
+from core.settings import Settings
+from tenants import api as tenants_api
+from tenants import views as tenants_views
+from web import pages
+from web.errors import EXCEPTION_HANDLERS
+from web.health import healthz
+from web.middleware import LOCALE_COOKIE, request_context
+from web.tenancy import (
+    TENANT_KEY,
+    finish_request_session,
+    provide_db,
+    provide_registry,
+    provide_session,
+    provide_tenant,
+    tenant_guard,
+)
+
+WEB = Path(__file__).parent
+WORKSPACE = "/t/{tenant_slug:str}"
+WORKSPACE_API = "/api/t/{tenant_slug:str}"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    registry: ModuleRegistry | None = None,
+    run_worker: bool = False,
+) -> Litestar:
+    """Build the app. ``db`` and ``registry`` are made from settings when not given."""
+    settings = settings or Settings.from_env()
+    registry = registry or ModuleRegistry.load(settings.extra_modules, settings.modules_allow)
+    for loaded in registry.modules.values():
+        package_dir = Path(loaded.plugin.__file__ or ".").parent  # type: ignore[union-attr]
+        i18n.add_catalog_dir(package_dir / "translations")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        database = db or Database.connect(settings)
+        app.state.db = database
+        app.state.migration_ancestry = migrate.revision_ancestry(registry)
+        worker_task: asyncio.Task[None] | None = None
+        stop = asyncio.Event()
+        if run_worker:
+            from core.worker import Worker
+
+            worker_task = asyncio.create_task(Worker(database, registry).run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker_task is not None:
+                await worker_task
+            if db is None:
+                await database.dispose()
+
+    module_routers: list[Router] = []
+    for key, loaded in registry.modules.items():
+        manifest = loaded.manifest
+        if manifest.view_routers:
+            module_routers.append(
+                Router(
+                    WORKSPACE,
+                    route_handlers=list(manifest.view_routers),
+                    guards=[tenant_guard],
+                    opt={"module": key},
+                    include_in_schema=False,
+                )
+            )
+        if manifest.api_routers:
+            module_routers.append(
+                Router(
+                    WORKSPACE_API,
+                    route_handlers=list(manifest.api_routers),
+                    guards=[tenant_guard],
+                    opt={"module": key},
+                    tags=[key],
+                )
+            )
+
+    core_routers = [
+        Router(
+            WORKSPACE,
+            route_handlers=[*pages.PAGES, *tenants_views.PAGES],
+            guards=[tenant_guard],
+            include_in_schema=False,
+        ),
+        Router(
+            WORKSPACE_API,
+            route_handlers=[*pages.API, *tenants_api.API],
+            guards=[tenant_guard],
+            tags=["workspace"],
+        ),
+    ]
+
+    return Litestar(
+        route_handlers=[
+            healthz,
+            pages.home,
+            create_static_files_router(path="/static", directories=[WEB / "static"]),
+            *core_routers,
+            *module_routers,
+        ],
+        dependencies={
+            "session": Provide(provide_session, sync_to_thread=False),
+            "tenant": Provide(provide_tenant, sync_to_thread=False),
+            "registry": Provide(provide_registry, sync_to_thread=False),
+            "db": Provide(provide_db, sync_to_thread=False),
+        },
+        state=_initial_state(settings, registry),
+        lifespan=[lifespan],
+        middleware=[request_context],
+        before_send=[finish_request_session],
+        exception_handlers=EXCEPTION_HANDLERS,
+        template_config=TemplateConfig(
+            instance=JinjaTemplateEngine.from_environment(_jinja(registry))
+        ),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="atrium_csrf",
+            cookie_secure=not settings.is_development and settings.env != "test",
+            exclude=["/api/"],  # the API authenticates by token, not by ambient cookie
+        ),
+        openapi_config=OpenAPIConfig(
+            title="Atrium", version="0.1.0", path="/schema", use_handler_docstrings=True
+        ),
+        debug=False,
+    )
+
+
+def _initial_state(settings: Settings, registry: ModuleRegistry) -> Any:
+    from litestar.datastructures import State
+
+    return State({"settings": settings, "registry": registry})
+
+
+def _jinja(registry: ModuleRegistry) -> Environment:
+    folders = [WEB / "templates"]
+    folders += [m.manifest.templates for m in registry.modules.values() if m.manifest.templates]
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(f)) for f in folders]),
+        autoescape=select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        enable_async=False,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(
+        workspace_nav=lambda request: _nav(request, registry),
+        current_locale=lambda: i18n.current_locale.get(),
+        supported_locales=i18n.SUPPORTED,
+        locale_cookie=LOCALE_COOKIE,
+    )
+    env.filters.update(money=i18n.money, number=i18n.number, when=i18n.when)
+    return env
+
+
+def _nav(request: Request[Any, Any, Any], registry: ModuleRegistry) -> dict[str, Any]:
+    """What the layout shows: the workspace and its enabled modules' menu entries."""
+    ctx: TenantContext | None = request.scope.get("state", {}).get(TENANT_KEY)
+    if ctx is None:
+        return {"workspace": None, "entries": []}
+    entries = [
+        {"module": key, "label": entry.label, "href": f"/t/{ctx.slug}{entry.path}"}
+        for key, entry in menu(registry, ctx)
+    ]
+    return {"workspace": ctx, "entries": entries}

@@ -1,0 +1,101 @@
+"""Errors as users meet them: a JSON error body on the API, a friendly page in a browser.
+
+Domain errors keep their status (4xx) and stable code; Litestar's own HTTP
+errors (bad input, unknown route) are shaped the same way; anything
+unexpected is logged with its request id and answered with a 500 that shows
+no stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.response import Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from core import logging as log_context
+from core.errors import DomainError, ModuleDisabled
+from core.i18n import gettext
+
+logger = logging.getLogger("atrium.web")
+
+
+def wants_json(request: Request[Any, Any, Any]) -> bool:
+    if request.url.path.startswith("/api/"):
+        return True
+    return "text/html" not in request.headers.get("accept", "")
+
+
+def _translated(message: str, params: dict[str, Any]) -> str:
+    text = gettext(message)
+    try:
+        return text.format(**params) if params else text
+    except (KeyError, IndexError):  # a translation that dropped a placeholder
+        return message.format(**params)
+
+
+def _respond(
+    request: Request[Any, Any, Any],
+    status: int,
+    body: dict[str, Any],
+    template: str = "error.html",
+    context: dict[str, Any] | None = None,
+) -> Response[Any]:
+    body = {**body, "request_id": log_context.request_id.get()}
+    if wants_json(request):
+        return Response({"error": body}, status_code=status, media_type=MediaType.JSON)
+    return Template(template, context={"error": body, **(context or {})}, status_code=status)
+
+
+def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    body = {"code": exc.code, "message": _translated(exc.message, exc.params), **exc.params}
+    if isinstance(exc, ModuleDisabled):
+        return _respond(
+            request,
+            exc.status_code,
+            body,
+            "module_disabled.html",
+            {"module": exc.params["module"], "module_name": exc.params.get("name")},
+        )
+    return _respond(request, exc.status_code, body)
+
+
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    body: dict[str, Any] = {"code": _code_for(exc.status_code), "message": gettext(exc.detail)}
+    if isinstance(exc, ValidationException) and exc.extra:
+        body["fields"] = exc.extra
+    return _respond(request, exc.status_code, body)
+
+
+def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    logger.exception("Unhandled error on %s %s", request.method, request.url.path)
+    body = {
+        "code": "internal_error",
+        "message": gettext("Something went wrong on our side. Nothing was saved."),
+    }
+    return _respond(request, HTTP_500_INTERNAL_SERVER_ERROR, body)
+
+
+def _code_for(status: int) -> str:
+    return {
+        400: "bad_request",
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+        413: "too_large",
+        415: "unsupported_media_type",
+        422: "validation_failed",
+        429: "too_many_requests",
+    }.get(status, "http_error")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    DomainError: domain_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

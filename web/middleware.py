@@ -1,0 +1,65 @@
+"""Per-request context: a request id (echoed as X-Request-ID) and the locale."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from litestar.datastructures import Headers, MutableScopeHeaders
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from core import i18n
+from core import logging as log_context
+
+LOCALE_COOKIE = "atrium_lang"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _cookie(headers: Headers, name: str) -> str | None:
+    for part in headers.get("cookie", "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def _query_param(scope: Scope, name: str) -> str | None:
+    for pair in scope.get("query_string", b"").decode("latin-1").split("&"):
+        key, _, value = pair.partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def request_context(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware: set request id, tenant placeholder and locale for the request."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        headers = Headers.from_scope(scope)
+        incoming = headers.get("x-request-id", "")
+        rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex[:16]
+        locale = i18n.negotiate(
+            _query_param(scope, "lang"),
+            _cookie(headers, LOCALE_COOKIE),
+            accept_language=headers.get("accept-language"),
+        )
+        rid_token = log_context.request_id.set(rid)
+        tenant_token = log_context.tenant.set("-")
+        locale_token = i18n.current_locale.set(locale)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableScopeHeaders.from_message(message)["X-Request-ID"] = rid
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            i18n.current_locale.reset(locale_token)
+            log_context.tenant.reset(tenant_token)
+            log_context.request_id.reset(rid_token)
+
+    return middleware

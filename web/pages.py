@@ -1,0 +1,78 @@
+"""Core workspace pages and API: the dashboard and global search.
+
+Both gather contributions from the tenant's enabled modules through hooks
+(:mod:`core.contributions`); handlers stay thin and templates only display.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+from litestar import get
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import contributions
+from core.context import TenantContext
+from core.plugins.registry import ModuleRegistry
+
+
+class SearchHit(msgspec.Struct):
+    title: str
+    url: str
+    module: str
+    kind: str
+
+
+class PanelOut(msgspec.Struct):
+    title: str
+    module_template: str
+    order: int
+
+
+@get("/", include_in_schema=False)
+async def home(registry: ModuleRegistry) -> Template:
+    """Atrium's front door: what it is and which modules this installation offers."""
+    modules = [m.manifest for m in registry.modules.values()]
+    return Template("index.html", context={"modules": modules})
+
+
+@get("/")
+async def dashboard(
+    tenant: TenantContext, session: AsyncSession, registry: ModuleRegistry
+) -> Template:
+    widgets = await contributions.dashboard(registry, tenant, session)
+    return Template("dashboard.html", context={"widgets": widgets})
+
+
+@get("/search")
+async def search_page(
+    tenant: TenantContext, session: AsyncSession, registry: ModuleRegistry, q: str = ""
+) -> Template:
+    results = await contributions.search(registry, tenant, session, q)
+    return Template("search.html", context={"query": q, "results": results})
+
+
+@get("/search", summary="Search every enabled module")
+async def search_api(
+    tenant: TenantContext, session: AsyncSession, registry: ModuleRegistry, q: str = ""
+) -> list[SearchHit]:
+    results = await contributions.search(registry, tenant, session, q)
+    return [SearchHit(r.title, r.url, r.module, r.kind) for r in results]
+
+
+@get("/records/{record_type:str}/{record_id:uuid}/panels", summary="Panels for a record page")
+async def record_panels_api(
+    tenant: TenantContext,
+    session: AsyncSession,
+    registry: ModuleRegistry,
+    record_type: str,
+    record_id: uuid.UUID,
+) -> list[PanelOut]:
+    panels = await contributions.record_panels(registry, tenant, session, record_type, record_id)
+    return [PanelOut(p.title, p.template, p.order) for p in panels]
+
+
+PAGES = [dashboard, search_page]
+API = [search_api, record_panels_api]
