@@ -59,6 +59,13 @@ def start_embedded_server(data_dir: Path, database: str = EMBEDDED_DATABASE) -> 
     return make_url(server.get_uri()).set(drivername="postgresql+asyncpg", database=database)
 
 
+def stop_embedded_server(data_dir: Path) -> None:
+    """Release this process's handle; pgserver stops the server when no process holds one."""
+    server = _embedded_servers.pop((data_dir / "pg").resolve(), None)
+    if server is not None:
+        server.cleanup()
+
+
 def owner_url(settings: Settings) -> URL:
     """The migration owner's URL: DATABASE_URL, or the embedded server started on demand."""
     if settings.database_url:

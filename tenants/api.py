@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from litestar import get, post
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath
 
-from core.context import TenantContext
-from core.plugins.registry import ModuleRegistry
 from tenants import services
 from tenants.schemas import EnabledModules, ModuleStatus
+from web.deps import CurrentTenant, DbSession, Registry
 
 
 @get("/modules", summary="Installed modules and whether this workspace has them on")
-async def list_modules(tenant: TenantContext, registry: ModuleRegistry) -> list[ModuleStatus]:
+async def list_modules(tenant: CurrentTenant, registry: Registry) -> list[ModuleStatus]:
     return [
         ModuleStatus(
             key=key,
@@ -27,7 +26,7 @@ async def list_modules(tenant: TenantContext, registry: ModuleRegistry) -> list[
 
 @post("/modules/{key:str}/enable", summary="Enable a module (and what it depends on)")
 async def enable(
-    tenant: TenantContext, session: AsyncSession, registry: ModuleRegistry, key: str
+    tenant: CurrentTenant, session: DbSession, registry: Registry, key: FromPath[str]
 ) -> EnabledModules:
     after = await services.enable_module(session, registry, tenant, key)
     return EnabledModules(sorted(after.enabled))
@@ -35,7 +34,7 @@ async def enable(
 
 @post("/modules/{key:str}/disable", summary="Disable a module; its data is kept")
 async def disable(
-    tenant: TenantContext, session: AsyncSession, registry: ModuleRegistry, key: str
+    tenant: CurrentTenant, session: DbSession, registry: Registry, key: FromPath[str]
 ) -> EnabledModules:
     after = await services.disable_module(session, registry, tenant, key)
     return EnabledModules(sorted(after.enabled))

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from litestar import post
+from litestar.params import FromPath
 from litestar.response import Redirect
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.context import TenantContext
-from core.plugins.registry import ModuleRegistry
 from tenants import services
+from web.deps import CurrentTenant, DbSession, Registry
 
 
 @post("/modules/{key:str}/enable")
 async def enable_from_page(
-    tenant: TenantContext, session: AsyncSession, registry: ModuleRegistry, key: str
+    tenant: CurrentTenant, session: DbSession, registry: Registry, key: FromPath[str]
 ) -> Redirect:
     await services.enable_module(session, registry, tenant, key)
     first_entry = next(iter(registry.manifest(key).menu), None)

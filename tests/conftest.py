@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import shutil
+import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
 from core import migrate
-from core.db import Database, owner_engine, start_embedded_server
+from core.db import Database, owner_engine, start_embedded_server, stop_embedded_server
 from core.plugins.registry import ModuleRegistry
 from core.settings import Settings
 
@@ -31,14 +33,18 @@ _counter = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> URL:
+def server_url() -> Iterator[URL]:
     """The server's maintenance database ("postgres") as the owner."""
     if os.environ.get("DATABASE_URL"):
-        return make_url(os.environ["DATABASE_URL"]).set(
+        yield make_url(os.environ["DATABASE_URL"]).set(
             drivername="postgresql+asyncpg", database="postgres"
         )
-    data_dir = tmp_path_factory.mktemp("embedded-pg")
-    return start_embedded_server(data_dir, database="postgres")
+        return
+    # Not under pytest's tmp_path: its retention may delete the folder of a concurrent run.
+    data_dir = Path(tempfile.mkdtemp(prefix="atrium-test-pg-"))
+    yield start_embedded_server(data_dir, database="postgres")
+    stop_embedded_server(data_dir)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

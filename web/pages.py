@@ -10,12 +10,11 @@ import uuid
 
 import msgspec
 from litestar import get
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import contributions
-from core.context import TenantContext
-from core.plugins.registry import ModuleRegistry
+from web.deps import CurrentTenant, DbSession, Registry
 
 
 class SearchHit(msgspec.Struct):
@@ -32,23 +31,21 @@ class PanelOut(msgspec.Struct):
 
 
 @get("/", include_in_schema=False)
-async def home(registry: ModuleRegistry) -> Template:
+async def home(registry: Registry) -> Template:
     """Atrium's front door: what it is and which modules this installation offers."""
     modules = [m.manifest for m in registry.modules.values()]
     return Template("index.html", context={"modules": modules})
 
 
 @get("/")
-async def dashboard(
-    tenant: TenantContext, session: AsyncSession, registry: ModuleRegistry
-) -> Template:
+async def dashboard(tenant: CurrentTenant, session: DbSession, registry: Registry) -> Template:
     widgets = await contributions.dashboard(registry, tenant, session)
     return Template("dashboard.html", context={"widgets": widgets})
 
 
 @get("/search")
 async def search_page(
-    tenant: TenantContext, session: AsyncSession, registry: ModuleRegistry, q: str = ""
+    tenant: CurrentTenant, session: DbSession, registry: Registry, q: FromQuery[str] = ""
 ) -> Template:
     results = await contributions.search(registry, tenant, session, q)
     return Template("search.html", context={"query": q, "results": results})
@@ -56,7 +53,7 @@ async def search_page(
 
 @get("/search", summary="Search every enabled module")
 async def search_api(
-    tenant: TenantContext, session: AsyncSession, registry: ModuleRegistry, q: str = ""
+    tenant: CurrentTenant, session: DbSession, registry: Registry, q: FromQuery[str] = ""
 ) -> list[SearchHit]:
     results = await contributions.search(registry, tenant, session, q)
     return [SearchHit(r.title, r.url, r.module, r.kind) for r in results]
@@ -64,11 +61,11 @@ async def search_api(
 
 @get("/records/{record_type:str}/{record_id:uuid}/panels", summary="Panels for a record page")
 async def record_panels_api(
-    tenant: TenantContext,
-    session: AsyncSession,
-    registry: ModuleRegistry,
-    record_type: str,
-    record_id: uuid.UUID,
+    tenant: CurrentTenant,
+    session: DbSession,
+    registry: Registry,
+    record_type: FromPath[str],
+    record_id: FromPath[uuid.UUID],
 ) -> list[PanelOut]:
     panels = await contributions.record_panels(registry, tenant, session, record_type, record_id)
     return [PanelOut(p.title, p.template, p.order) for p in panels]

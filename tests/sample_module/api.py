@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 
 from litestar import Controller, get, post
-from sqlalchemy.ext.asyncio import AsyncSession
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from tests.sample_module.models import SampleNote
 from tests.sample_module.schemas import NoteIn, NoteOut
 from tests.sample_module.services import NoteService
+from web.deps import DbSession
 
 
 def to_out(note: SampleNote) -> NoteOut:
@@ -28,15 +29,23 @@ class NoteApi(Controller):
 
     @get("/")
     async def list_notes(
-        self, session: AsyncSession, limit: int = 50, after: uuid.UUID | None = None
+        self,
+        session: DbSession,
+        limit: FromQuery[int] = 50,
+        after: FromQuery[uuid.UUID | None] = None,
     ) -> list[NoteOut]:
         return [to_out(n) for n in await NoteService(session).page(limit, after)]
 
     @post("/")
-    async def create_note(self, session: AsyncSession, data: NoteIn) -> NoteOut:
+    async def create_note(self, session: DbSession, data: JSONBody[NoteIn]) -> NoteOut:
         note = await NoteService(session).create(data.title, data.body, data.tags)
         return to_out(await NoteService(session).get(note.id))
 
     @get("/{note_id:uuid}")
-    async def get_note(self, session: AsyncSession, note_id: uuid.UUID) -> NoteOut:
+    async def get_note(self, session: DbSession, note_id: FromPath[uuid.UUID]) -> NoteOut:
         return to_out(await NoteService(session).get(note_id))
+
+    @get("/crash", include_in_schema=False)
+    async def crash(self, session: DbSession) -> None:
+        """A deliberate bug, so tests can see how an unexpected error is answered."""
+        raise RuntimeError("deliberate failure inside a handler")
