@@ -17,6 +17,10 @@ from typing import Literal
 
 DEVELOPMENT_SECRET = "atrium-development-secret-do-not-use-in-production"  # noqa: S105
 
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+DEFAULT_APP_ROLE = "atrium_app"
+DEFAULT_SENDER = "Atrium <no-reply@atrium.local>"
+
 Environment = Literal["development", "test", "production"]
 
 
@@ -30,7 +34,7 @@ class SmtpSettings:
     port: int = 587
     username: str | None = None
     password: str | None = None
-    sender: str = "Atrium <no-reply@atrium.local>"
+    sender: str = DEFAULT_SENDER
     use_tls: bool = True
 
 
@@ -46,9 +50,9 @@ class Settings:
     env: Environment = "development"
     database_url: str | None = None  # None: start the embedded PostgreSQL in data_dir
     secret_key: str = DEVELOPMENT_SECRET
-    base_url: str = "http://127.0.0.1:8000"
+    base_url: str = DEFAULT_BASE_URL
     data_dir: Path = Path(".atrium")
-    app_db_role: str = "atrium_app"
+    app_db_role: str = DEFAULT_APP_ROLE
     app_db_password: str | None = None  # derived from secret_key when unset
     modules_allow: tuple[str, ...] | None = None  # ATRIUM_MODULES: load only these keys
     extra_modules: tuple[str, ...] = ()  # ATRIUM_EXTRA_MODULES: import paths beyond entry points
@@ -68,9 +72,9 @@ class Settings:
             env=atrium_env,  # type: ignore[arg-type]
             database_url=env.get("DATABASE_URL") or None,
             secret_key=env.get("SECRET_KEY") or DEVELOPMENT_SECRET,
-            base_url=env.get("BASE_URL", cls.base_url).rstrip("/"),
+            base_url=env.get("BASE_URL", DEFAULT_BASE_URL).rstrip("/"),
             data_dir=Path(env.get("DATA_DIR", ".atrium")),
-            app_db_role=env.get("ATRIUM_APP_DB_ROLE", cls.app_db_role),
+            app_db_role=env.get("ATRIUM_APP_DB_ROLE", DEFAULT_APP_ROLE),
             app_db_password=env.get("ATRIUM_APP_DB_PASSWORD") or None,
             modules_allow=_split(env["ATRIUM_MODULES"]) if "ATRIUM_MODULES" in env else None,
             extra_modules=_split(env.get("ATRIUM_EXTRA_MODULES", "")),
@@ -80,7 +84,7 @@ class Settings:
                 port=int(env.get("SMTP_PORT", "587")),
                 username=env.get("SMTP_USERNAME") or None,
                 password=env.get("SMTP_PASSWORD") or None,
-                sender=env.get("SMTP_FROM", SmtpSettings.sender),
+                sender=env.get("SMTP_FROM", DEFAULT_SENDER),
                 use_tls=env.get("SMTP_TLS", "true").lower() in ("1", "true", "yes"),
             ),
             stripe=StripeSettings(
