@@ -35,3 +35,5 @@ def configure(level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # The embedded server narrates every start at INFO; its warnings still show.
+    logging.getLogger("pgserver").setLevel(max(logging.WARNING, root.level))

@@ -114,7 +114,13 @@ class EventDelivery(TenantModel):
     """
 
     __tablename__ = "core_event_delivery"
-    __table_args__ = (UniqueConstraint("tenant_id", "event_id", "handler"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "event_id", "handler"),
+        # The dead letters are few among many deliveries; the operator lists them often.
+        Index(
+            "ix_core_event_delivery_dead", "finished_at", postgresql_where=text("status = 'dead'")
+        ),
+    )
 
     # The unique (tenant_id, event_id, handler) key below serves as the FK's index.
     event_id: Mapped[uuid.UUID] = tenant_ref("core_outbox", ondelete="CASCADE", index=False)

@@ -8,7 +8,6 @@ on first; disabling keeps every row, so enabling again shows it all.
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +23,7 @@ from core.models import Membership, Tenant, TenantModule, User
 from core.orm import uuid7
 from core.plugins.calls import resolve
 from core.plugins.registry import ModuleRegistry
+from core.tenancy import enabled_modules
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 RESERVED_SLUGS = frozenset({"admin", "api", "app", "operator", "static", "t", "www", "schema"})
@@ -81,30 +81,6 @@ async def create_tenant(
 async def _user_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(
         select(User).where(text("lower(email) = lower(:e)")).params(e=email)
-    )
-
-
-async def enabled_modules(session: AsyncSession) -> frozenset[str]:
-    """The module keys the session's tenant has on right now."""
-    now = datetime.now(UTC)
-    rows = await session.scalars(
-        select(TenantModule.module_key).where(
-            TenantModule.enabled.is_(True),
-            (TenantModule.until.is_(None)) | (TenantModule.until > now),
-        )
-    )
-    return frozenset(rows)
-
-
-async def tenant_context(session: AsyncSession, tenant_id: uuid.UUID) -> TenantContext:
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound("No workspace {id}.", id=str(tenant_id))
-    return TenantContext(
-        tenant_id=tenant.id,
-        slug=tenant.slug,
-        enabled=await enabled_modules(session),
-        locale=tenant.locale,
     )
 
 

@@ -156,6 +156,7 @@ def create_app(
         openapi_config=OpenAPIConfig(
             title="Atrium", version="0.1.0", path="/schema", use_handler_docstrings=True
         ),
+        logging_config=None,  # core.logging configures handlers with request id and tenant
         debug=False,
     )
 

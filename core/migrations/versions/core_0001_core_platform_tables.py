@@ -53,10 +53,11 @@ SYSTEM_FUNCTIONS = [
     END
     $$
     """,
-    # Lease a batch of due outbox events across tenants (ids only).
+    # Lease a batch of due outbox events across tenants (ids only). The new attempts count
+    # is the claimer's token: a later claim by another worker changes it.
     """
     CREATE FUNCTION core_claim_outbox(p_batch integer, p_lease_seconds integer)
-    RETURNS TABLE (tenant_id uuid, id uuid)
+    RETURNS TABLE (tenant_id uuid, id uuid, attempts integer)
     LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
       UPDATE core_outbox o
          SET lease_until = now() + make_interval(secs => p_lease_seconds),
@@ -68,7 +69,7 @@ SYSTEM_FUNCTIONS = [
                LIMIT p_batch
                FOR UPDATE SKIP LOCKED) due
        WHERE o.tenant_id = due.tenant_id AND o.id = due.id
-      RETURNING o.tenant_id, o.id
+      RETURNING o.tenant_id, o.id, o.attempts
     $$
     """,
     # Fire a scheduled job once per due time: one core.job_due.v1 event per tenant that
@@ -93,6 +94,23 @@ SYSTEM_FUNCTIONS = [
         RETURNING 1
       )
       SELECT count(*)::integer FROM fired
+    $$
+    """,
+    # The dead letters across tenants, for the operator's CLI: keys, types and errors
+    # only, never the payload (the worker's delivery log, not the tenant's business data).
+    """
+    CREATE FUNCTION core_dead_letters(p_limit integer)
+    RETURNS TABLE (tenant_id uuid, tenant_slug text, event_id uuid, event_type text,
+                   handler text, attempts integer, last_error text, failed_at timestamptz)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+      SELECT d.tenant_id, t.slug::text, d.event_id, o.event_type::text, d.handler::text,
+             d.attempts, d.last_error, d.finished_at
+        FROM core_event_delivery d
+        JOIN core_outbox o ON o.tenant_id = d.tenant_id AND o.id = d.event_id
+        LEFT JOIN core_tenant t ON t.id = d.tenant_id
+       WHERE d.status = 'dead'
+       ORDER BY d.finished_at DESC, d.tenant_id, d.event_id, d.handler
+       LIMIT p_limit
     $$
     """,
 ]
@@ -313,6 +331,13 @@ def upgrade() -> None:
         info={"tenancy": "tenant", "module": "core"},
     )
     op.enable_tenant_rls("core_event_delivery")
+    op.create_index(
+        "ix_core_event_delivery_dead",
+        "core_event_delivery",
+        ["finished_at"],
+        unique=False,
+        postgresql_where=sa.text("status = 'dead'"),
+    )
     op.create_table(
         "core_membership",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -345,6 +370,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for name in (
+        "core_dead_letters(integer)",
         "core_fan_out_job(text, text, timestamptz)",
         "core_claim_outbox(integer, integer)",
         "core_resolve_tenant(text)",
@@ -352,6 +378,11 @@ def downgrade() -> None:
     ):
         op.execute(f"DROP FUNCTION {name}")
     op.drop_table("core_membership")
+    op.drop_index(
+        "ix_core_event_delivery_dead",
+        table_name="core_event_delivery",
+        postgresql_where=sa.text("status = 'dead'"),
+    )
     op.drop_table("core_event_delivery")
     op.drop_index("ix_core_approval_request_pending", table_name="core_approval_request")
     op.drop_table("core_approval_request")

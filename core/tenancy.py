@@ -1,0 +1,41 @@
+"""Reading a tenant's state from core's tables: its context and enabled modules.
+
+Used by the web guard's callers, the worker and the tenant services alike,
+so it lives in core; the rules for changing enablement live in tenants/.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.context import TenantContext
+from core.errors import NotFound
+from core.models import Tenant, TenantModule
+
+
+async def enabled_modules(session: AsyncSession) -> frozenset[str]:
+    """The module keys the session's tenant has on right now."""
+    now = datetime.now(UTC)
+    rows = await session.scalars(
+        select(TenantModule.module_key).where(
+            TenantModule.enabled.is_(True),
+            (TenantModule.until.is_(None)) | (TenantModule.until > now),
+        )
+    )
+    return frozenset(rows)
+
+
+async def tenant_context(session: AsyncSession, tenant_id: uuid.UUID) -> TenantContext:
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound("No workspace {id}.", id=str(tenant_id))
+    return TenantContext(
+        tenant_id=tenant.id,
+        slug=tenant.slug,
+        enabled=await enabled_modules(session),
+        locale=tenant.locale,
+    )
