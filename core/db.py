@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -45,13 +46,18 @@ _embedded_servers: dict[Path, Any] = {}  # kept alive for the process: pgserver 
 
 def start_embedded_server(data_dir: Path, database: str = EMBEDDED_DATABASE) -> URL:
     """Start (or reuse) the pgserver PostgreSQL in ``data_dir/pg``; return the owner URL."""
-    import pgserver  # imported here: only the embedded default needs it
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI); the fallback is fine.
+        warnings.simplefilter("ignore")
+        import pgserver  # imported here: only the embedded default needs it
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = _embedded_servers.get(pgdata)
     if server is None:
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the same warning, raised again on first use
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")
         _embedded_servers[pgdata] = server
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
