@@ -125,7 +125,7 @@ def create_app(
         ),
     ]
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             healthz,
             pages.home,
@@ -141,7 +141,6 @@ def create_app(
         },
         state=_initial_state(settings, registry),
         lifespan=[lifespan],
-        middleware=[request_context],
         before_send=[finish_request_session],
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=TemplateConfig(
@@ -159,6 +158,9 @@ def create_app(
         logging_config=None,  # core.logging configures handlers with request id and tenant
         debug=False,
     )
+    # Around the whole app, not per route: a URL no route matches gets an id and a locale too.
+    app.asgi_handler = request_context(app.asgi_handler)
+    return app
 
 
 def _initial_state(settings: Settings, registry: ModuleRegistry) -> Any:

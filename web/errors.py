@@ -4,6 +4,12 @@ Domain errors keep their status (4xx) and stable code; Litestar's own HTTP
 errors (bad input, unknown route) are shaped the same way; anything
 unexpected is logged with its request id and answered with a 500 that shows
 no stack trace.
+
+Litestar's details are either fixed phrases ("Not Found", "CSRF token
+verification failed"), which are msgids here, or dynamic text ("Validation
+failed for POST /api/..."), which no catalog can hold. A detail the catalog
+knows is translated; an unknown one is shown as is in English and replaced
+by its status's phrase in other languages (the specifics stay in ``fields``).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from core import logging as log_context
 from core.errors import DomainError, ModuleDisabled
-from core.i18n import gettext
+from core.i18n import DEFAULT, N_, current_locale, gettext
 
 logger = logging.getLogger("atrium.web")
 
@@ -27,6 +33,37 @@ def wants_json(request: Request[Any, Any, Any]) -> bool:
     if request.url.path.startswith("/api/"):
         return True
     return "text/html" not in request.headers.get("accept", "")
+
+
+#: The message for an HTTP error by status: Litestar's default details (the HTTP phrases).
+HTTP_MESSAGES: dict[int, str] = {
+    400: N_("Bad Request"),
+    401: N_("Unauthorized"),
+    403: N_("Forbidden"),
+    404: N_("Not Found"),
+    405: N_("Method Not Allowed"),
+    406: N_("Not Acceptable"),
+    409: N_("Conflict"),
+    413: N_("Request Entity Too Large"),
+    415: N_("Unsupported Media Type"),
+    422: N_("Unprocessable Entity"),
+    429: N_("Too Many Requests"),
+    500: N_("Internal Server Error"),
+    503: N_("Service Unavailable"),
+}
+#: Other fixed details Litestar raises that a user can meet (marked here for extraction).
+HTTP_DETAILS = (
+    N_("CSRF token verification failed"),
+    N_("Invalid multipart/form-data"),
+    N_("Unexpected eof in multipart/form-data"),
+)
+
+
+def _http_message(status: int, detail: str) -> str:
+    translated = gettext(detail) if detail else ""
+    if translated and (translated != detail or current_locale.get() == DEFAULT):
+        return translated
+    return gettext(HTTP_MESSAGES.get(status, N_("The request could not be completed.")))
 
 
 def _translated(message: str, params: dict[str, Any]) -> str:
@@ -51,7 +88,10 @@ def _respond(
 
 
 def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    body = {"code": exc.code, "message": _translated(exc.message, exc.params), **exc.params}
+    params = exc.params
+    if isinstance(exc, ModuleDisabled) and params.get("name"):  # a manifest name is a msgid
+        params = {**params, "name": gettext(params["name"])}
+    body = {"code": exc.code, "message": _translated(exc.message, params), **exc.params}
     if isinstance(exc, ModuleDisabled):
         return _respond(
             request,
@@ -64,7 +104,10 @@ def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    body: dict[str, Any] = {"code": _code_for(exc.status_code), "message": gettext(exc.detail)}
+    body: dict[str, Any] = {
+        "code": _code_for(exc.status_code),
+        "message": _http_message(exc.status_code, exc.detail),
+    }
     if isinstance(exc, ValidationException) and exc.extra:
         body["fields"] = exc.extra
     return _respond(request, exc.status_code, body)

@@ -174,3 +174,13 @@ async def test_layout_shows_enabled_modules_menu(client, workspaces) -> None:
     assert 'data-module="sample"' in page.text
     bare = await client.get("/t/bare/", headers=HTML)
     assert 'data-module="sample"' not in bare.text
+
+
+async def test_a_url_no_route_matches_still_gets_an_id_and_a_locale(client) -> None:
+    response = await client.get(
+        "/no/such/page", headers={"x-request-id": "req-unrouted", "accept-language": "zh-CN"}
+    )
+    assert response.status_code == 404
+    assert response.headers["x-request-id"] == "req-unrouted"
+    assert response.json()["error"]["request_id"] == "req-unrouted"
+    assert response.json()["error"]["message"] != "Not Found"  # translated
