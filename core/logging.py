@@ -1,8 +1,8 @@
 """Logging with the request id and tenant in every line.
 
-The web layer and the worker set the context variables; a filter copies
-them onto each record, so ``%(request_id)s`` and ``%(tenant)s`` work in any
-handler's format.
+The web layer and the worker set the context variables (the request id, and
+the tenant's id once it is resolved); a filter copies them onto each record,
+so ``%(request_id)s`` and ``%(tenant)s`` work in any handler's format.
 """
 
 from __future__ import annotations

@@ -345,7 +345,7 @@ class Worker:
         plan = await self._plan(tenant_id, event_id, claimed_attempts)
         if plan is None:
             return
-        token = log_tenant.set(plan.ctx.slug)
+        token = log_tenant.set(str(plan.ctx.tenant_id))
         try:
             # Claimed more often than it has attempts to spend, without an outcome: the
             # handler keeps killing or stalling its worker. Stop feeding it to workers.

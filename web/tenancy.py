@@ -53,7 +53,7 @@ async def tenant_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
         locale=row.tenant_locale,
     )
     _state(connection.scope)[TENANT_KEY] = ctx
-    log_context.tenant.set(ctx.slug)
+    log_context.tenant.set(str(ctx.tenant_id))
     module = handler.opt.get("module")
     if module is not None and module not in ctx.enabled:
         registry: ModuleRegistry = connection.app.state.registry

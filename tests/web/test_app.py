@@ -143,7 +143,8 @@ async def test_unexpected_errors_are_500_logged_with_request_and_tenant(
     assert "Traceback" not in response.text
     assert "deliberate" not in response.text
     record = next(r for r in caplog.records if r.name == "atrium.web")
-    assert (record.request_id, record.tenant) == ("req-12345", "acme")
+    acme, _bare = workspaces
+    assert (record.request_id, record.tenant) == ("req-12345", str(acme.tenant_id))
     assert record.exc_info is not None
 
 
