@@ -90,12 +90,7 @@ class ModuleRegistry:
         pm.add_hookspecs(hookspecs)
         manifests: dict[str, LoadedModule] = {}
         for candidate in candidates:
-            loaded = _declare(pm, candidate)
-            if loaded.key in manifests:
-                raise PluginError(
-                    f"Module key {loaded.key!r} is declared twice: by "
-                    f"{manifests[loaded.key].source} and by {loaded.source}"
-                )
+            loaded = _declare(pm, candidate, manifests)
             manifests[loaded.key] = loaded
         if allow is not None:
             manifests = _apply_allow_list(pm, manifests, set(allow))
@@ -170,7 +165,9 @@ def _subset_hooks(registry: ModuleRegistry, enabled: frozenset[str]) -> SubsetHo
 # --- validation steps, each with a message naming the culprit --------------------------
 
 
-def _declare(pm: pluggy.PluginManager, candidate: Candidate) -> LoadedModule:
+def _declare(
+    pm: pluggy.PluginManager, candidate: Candidate, declared: Mapping[str, LoadedModule]
+) -> LoadedModule:
     if pm.is_registered(candidate.plugin):
         raise PluginError(f"{candidate.source} registers a plugin that is already registered")
     impl = getattr(candidate.plugin, "atrium_module", None)
@@ -188,6 +185,11 @@ def _declare(pm: pluggy.PluginManager, candidate: Candidate) -> LoadedModule:
             f"{candidate.source}: module key {key!r} must be 2-31 lower-case letters or "
             "digits starting with a letter, and not a reserved name"
         )
+    if key in declared:  # before pm.register, which would refuse the name less clearly
+        raise PluginError(
+            f"Module key {key!r} is declared twice: by "
+            f"{declared[key].source} and by {candidate.source}"
+        )
     if candidate.source.startswith("entry point") and candidate.name != key:
         raise PluginError(
             f"{candidate.source}: the entry point is named {candidate.name!r} "
@@ -197,22 +199,15 @@ def _declare(pm: pluggy.PluginManager, candidate: Candidate) -> LoadedModule:
         pm.register(candidate.plugin, name=key)
     except (pluggy.PluginValidationError, ValueError) as exc:
         raise PluginError(f"Module {key!r} ({candidate.source}): {exc}") from exc
-    registered = {impl.function.__name__ for impl in _hookimpls_of(pm, candidate.plugin)}
+    # Hook names as pluggy registered them (the attribute's name, not the function's:
+    # ``atrium_global_search = hookimpl(search_notes)`` is a valid implementation).
+    registered = {caller.name for caller in pm.get_hookcallers(candidate.plugin) or []}
     for name in dir(candidate.plugin):
         if name in hookspecs.HOOK_NAMES and name not in registered:
             raise PluginError(
                 f"Module {key!r} defines {name!r} without @hookimpl, so it would never be called"
             )
     return LoadedModule(manifest, candidate.plugin, candidate.source)
-
-
-def _hookimpls_of(pm: pluggy.PluginManager, plugin: object) -> list[pluggy.HookImpl]:
-    return [
-        impl
-        for caller in pm.get_hookcallers(plugin) or []
-        for impl in caller.get_hookimpls()
-        if impl.plugin is plugin
-    ]
 
 
 def _apply_allow_list(
@@ -238,7 +233,7 @@ def _check_pending(pm: pluggy.PluginManager, manifests: Mapping[str, LoadedModul
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"Module {exc.plugin!r}: {exc}") from exc
+        raise PluginError(f"Module {pm.get_name(exc.plugin)!r}: {exc}") from exc
 
 
 def _install_order(manifests: Mapping[str, LoadedModule]) -> dict[str, LoadedModule]:
@@ -254,29 +249,38 @@ def _install_order(manifests: Mapping[str, LoadedModule]) -> dict[str, LoadedMod
     try:
         order = list(sorter.static_order())
     except graphlib.CycleError as exc:
-        cycle = " -> ".join(exc.args[1])
-        raise PluginError(f"Modules depend on each other in a cycle: {cycle}") from exc
+        # graphlib lists the cycle from dependency to dependent; show "a -> b": a depends on b.
+        cycle = " -> ".join(reversed(exc.args[1]))
+        raise PluginError(
+            f"Modules depend on each other in a cycle (a -> b: a depends on b): {cycle}"
+        ) from exc
     return {key: manifests[key] for key in order}
 
 
 def _check_unique_codes(modules: Iterable[LoadedModule]) -> None:
+    # Duplicates first, across all modules: with the prefix rule checked first, a module
+    # re-declaring another's code would only hear about the prefix, not whose code it is.
     owners: dict[tuple[str, str], str] = {}
+    declared: list[tuple[str, str, str]] = []
     for loaded in modules:
         manifest = loaded.manifest
         codes = [("permission", p.code) for p in manifest.permissions]
         codes += [("approval kind", a.code) for a in manifest.approval_kinds]
         for kind, code in codes:
-            if not code.startswith(f"{manifest.key}."):
-                raise PluginError(
-                    f"Module {manifest.key!r} declares {kind} {code!r}, which must start "
-                    f"with {manifest.key + '.'!r}"
-                )
             if (kind, code) in owners:
+                first = owners[kind, code]
+                if first == manifest.key:
+                    raise PluginError(f"Module {first!r} declares the {kind} {code!r} twice")
                 raise PluginError(
-                    f"The {kind} code {code!r} is declared by both "
-                    f"{owners[kind, code]!r} and {manifest.key!r}"
+                    f"The {kind} code {code!r} is declared by both {first!r} and {manifest.key!r}"
                 )
             owners[kind, code] = manifest.key
+            declared.append((manifest.key, kind, code))
+    for key, kind, code in declared:
+        if not code.startswith(f"{key}."):
+            raise PluginError(
+                f"Module {key!r} declares {kind} {code!r}, which must start with {key + '.'!r}"
+            )
 
 
 def _check_manifest(manifest: ModuleManifest) -> None:
