@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,43 +86,15 @@ def create_app(
             if db is None:
                 await database.dispose()
 
-    module_routers: list[Router] = []
-    for key, loaded in registry.modules.items():
-        manifest = loaded.manifest
-        if manifest.view_routers:
-            module_routers.append(
-                Router(
-                    WORKSPACE,
-                    route_handlers=list(manifest.view_routers),
-                    guards=[tenant_guard],
-                    opt={"module": key},
-                    include_in_schema=False,
-                )
-            )
-        if manifest.api_routers:
-            module_routers.append(
-                Router(
-                    WORKSPACE_API,
-                    route_handlers=list(manifest.api_routers),
-                    guards=[tenant_guard],
-                    opt={"module": key},
-                    tags=[key],
-                )
-            )
-
-    core_routers = [
-        Router(
-            WORKSPACE,
-            route_handlers=[*pages.PAGES, *tenants_views.PAGES],
-            guards=[tenant_guard],
-            include_in_schema=False,
-        ),
-        Router(
-            WORKSPACE_API,
-            route_handlers=[*pages.API, *tenants_api.API],
-            guards=[tenant_guard],
-            tags=["workspace"],
-        ),
+    core_routers = workspace_routers(
+        [*pages.PAGES, *tenants_views.PAGES], [*pages.API, *tenants_api.API], tag="workspace"
+    )
+    module_routers = [
+        router
+        for key, loaded in registry.modules.items()
+        for router in workspace_routers(
+            loaded.manifest.view_routers, loaded.manifest.api_routers, tag=key, module=key
+        )
     ]
 
     app = Litestar(
@@ -161,6 +133,43 @@ def create_app(
     # Around the whole app, not per route: a URL no route matches gets an id and a locale too.
     app.asgi_handler = request_context(app.asgi_handler)
     return app
+
+
+def workspace_routers(
+    page_handlers: Sequence[Any],
+    api_handlers: Sequence[Any],
+    *,
+    tag: str,
+    module: str | None = None,
+) -> list[Router]:
+    """Pages under /t/{slug}, JSON under /api/t/{slug}; every route behind the tenant guard.
+
+    ``module`` puts the module's key in the routes' ``opt``, which the guard
+    checks against the tenant's enabled modules.
+    """
+    opt = {"module": module} if module else {}
+    routers = []
+    if page_handlers:
+        routers.append(
+            Router(
+                WORKSPACE,
+                route_handlers=list(page_handlers),
+                guards=[tenant_guard],
+                opt=opt,
+                include_in_schema=False,
+            )
+        )
+    if api_handlers:
+        routers.append(
+            Router(
+                WORKSPACE_API,
+                route_handlers=list(api_handlers),
+                guards=[tenant_guard],
+                opt=opt,
+                tags=[tag],
+            )
+        )
+    return routers
 
 
 def _initial_state(settings: Settings, registry: ModuleRegistry) -> Any:

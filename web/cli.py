@@ -7,9 +7,10 @@ embedded PostgreSQL in DATA_DIR first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -37,6 +38,16 @@ class Env:
         except (SettingsError, PluginError) as exc:
             raise click.ClickException(str(exc)) from exc
         atrium_logging.configure(self.settings.log_level)
+
+
+@contextlib.asynccontextmanager
+async def connected(env: Env) -> AsyncIterator[Database]:
+    """The app-role database for one command, disposed when it ends."""
+    db = Database.connect(env.settings)
+    try:
+        yield db
+    finally:
+        await db.dispose()
 
 
 def run_async(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:
@@ -88,15 +99,14 @@ async def worker(
 ) -> None:
     from core.worker import Worker
 
-    db = Database.connect(env.settings)
-    runner = Worker(
-        db,
-        env.registry,
-        batch_size=batch_size,
-        lease_seconds=lease_seconds,
-        poll_interval=poll_interval,
-    )
-    try:
+    async with connected(env) as db:
+        runner = Worker(
+            db,
+            env.registry,
+            batch_size=batch_size,
+            lease_seconds=lease_seconds,
+            poll_interval=poll_interval,
+        )
         if once:
             click.echo(f"delivered {await runner.run_once()} events")
             return
@@ -105,8 +115,6 @@ async def worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await runner.run(stop)
-    finally:
-        await db.dispose()
 
 
 # --- db ------------------------------------------------------------------------------------
@@ -191,12 +199,8 @@ def tenants() -> None:
 async def list_tenants(env: Env) -> None:
     from core.models import Tenant
 
-    db = Database.connect(env.settings)
-    try:
-        async with db.global_transaction() as session:
-            rows = (await session.scalars(select(Tenant).order_by(Tenant.created_at))).all()
-    finally:
-        await db.dispose()
+    async with connected(env) as db, db.global_transaction() as session:
+        rows = (await session.scalars(select(Tenant).order_by(Tenant.created_at))).all()
     for tenant in rows:
         click.echo(f"{tenant.slug:<24} {tenant.status:<10} {tenant.name}")
     if not rows:
@@ -216,15 +220,13 @@ async def create_tenant(
     from core.errors import DomainError
     from tenants.services import create_tenant_with_modules
 
-    db = Database.connect(env.settings)
-    try:
-        ctx = await create_tenant_with_modules(
-            db, env.registry, slug=slug, name=name, modules=module_keys, owner_email=owner_email
-        )
-    except DomainError as exc:
-        raise click.ClickException(str(exc)) from exc
-    finally:
-        await db.dispose()
+    async with connected(env) as db:
+        try:
+            ctx = await create_tenant_with_modules(
+                db, env.registry, slug=slug, name=name, modules=module_keys, owner_email=owner_email
+            )
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from exc
     click.echo(f"created {ctx.slug} ({ctx.tenant_id}); modules: {', '.join(sorted(ctx.enabled))}")
 
 
