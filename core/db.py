@@ -116,6 +116,8 @@ def _scope_orm_queries(state: ORMExecuteState) -> None:
     tenant_id = state.session.info.get("tenant_id")
     if tenant_id is None or not (state.is_select or state.is_update or state.is_delete):
         return
+    if state.is_relationship_load or state.is_column_load:
+        return  # the criterion travels with the parent query's options; adding it twice costs
     state.statement = state.statement.options(
         with_loader_criteria(
             TenantModel,

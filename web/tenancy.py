@@ -42,7 +42,10 @@ async def tenant_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     session = db.session()
     _state(connection.scope)[SESSION_KEY] = session
     slug = connection.path_params["tenant_slug"]
-    row = (await session.execute(RESOLVE, {"slug": slug})).first()
+    # Core execution on the session's connection: the ORM's execute machinery buys nothing
+    # for one SQL statement, and this runs on every workspace request.
+    sql = await session.connection()
+    row = (await sql.execute(RESOLVE, {"slug": slug})).first()
     if row is None:
         raise NotFound("No workspace at this address.")
     session.info["tenant_id"] = row.tenant_id

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import selectinload
 
 from core.db import Database, owner_engine
 from core.errors import TenantMismatchError
@@ -31,9 +32,24 @@ async def test_orm_sees_only_its_tenant(db: Database, two_tenants) -> None:
         assert (await session.scalars(select(SampleNote))).all() == []
         assert await NoteService(session).count() == 0
     async with db.tenant_transaction(a.tenant_id) as session:
-        notes = await NoteService(session).page()
+        query = select(SampleNote).order_by(SampleNote.id).options(selectinload(SampleNote.tags))
+        notes = (await session.scalars(query)).all()
         assert [n.title for n in notes] == ["a-one", "a-two", "a-three"]
         assert [t.label for t in notes[0].tags] == ["x"]
+
+
+async def test_prebuilt_reads_see_only_their_tenant(db: Database, two_tenants) -> None:
+    a, b = two_tenants
+    async with db.tenant_transaction(b.tenant_id) as session:
+        assert await NoteService(session).page() == []
+    async with db.tenant_transaction(a.tenant_id) as session:
+        page = await NoteService(session).page(limit=2)
+        assert [(n.title, n.tags) for n in page] == [("a-one", ["x"]), ("a-two", ["x"])]
+        rest = await NoteService(session).page(after=page[-1].id)
+        assert [n.title for n in rest] == ["a-three"]
+    async with db.global_transaction() as session:
+        with pytest.raises(TenantMismatchError):
+            await NoteService(session).page()
 
 
 async def test_raw_sql_on_app_role_sees_only_its_tenant(db: Database, two_tenants) -> None:

@@ -34,7 +34,7 @@ class NoteApi(Controller):
         limit: FromQuery[int] = 50,
         after: FromQuery[uuid.UUID | None] = None,
     ) -> list[NoteOut]:
-        return [to_out(n) for n in await NoteService(session).page(limit, after)]
+        return await NoteService(session).page(limit, after)
 
     @post("/")
     async def create_note(self, session: DbSession, data: JSONBody[NoteIn]) -> NoteOut:
