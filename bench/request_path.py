@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from litestar.params import FromQuery
 from sqlalchemy.engine import URL, make_url
 
 from bench.costs import SET_TENANT, RlsResult, SignupResult, measure_rls, measure_signup
@@ -73,6 +74,7 @@ from bench.database import (
 )
 from bench.load import LoadResult, pick_tool, run_load
 from tests.sample_module.schemas import NoteOut
+from web.deps import DbSession  # module level: Litestar resolves handler annotations here
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = 50
@@ -105,12 +107,10 @@ class NoteRow(msgspec.Struct):
 def ours_app(owner: str, plain: bool) -> Any:
     """The real application as ``create_app`` builds it (plus one bench route if plain)."""
     from litestar import get
-    from litestar.params import FromQuery
     from sqlalchemy import select
 
     from tests.sample_module.models import SampleNote
     from web.app import create_app, workspace_routers
-    from web.deps import DbSession
 
     app = create_app(bench_settings(owner), registry=registry())
     if plain:
