@@ -52,6 +52,22 @@ async def test_prebuilt_reads_see_only_their_tenant(db: Database, two_tenants) -
             await NoteService(session).page()
 
 
+async def test_prebuilt_reads_run_in_the_sessions_own_transaction(
+    db: Database, two_tenants
+) -> None:
+    """The driver-level read sees the session's uncommitted rows, and nobody else does."""
+    a, _b = two_tenants
+    async with db.tenant_transaction(a.tenant_id) as session:
+        await NoteService(session).create("not yet committed", tags=["new"])
+        titles = [n.title for n in await NoteService(session).page()]
+        assert "not yet committed" in titles
+        async with db.tenant_transaction(a.tenant_id) as other:
+            assert "not yet committed" not in [n.title for n in await NoteService(other).page()]
+        await session.rollback()
+    async with db.tenant_transaction(a.tenant_id) as session:
+        assert len(await NoteService(session).page()) == 3
+
+
 async def test_raw_sql_on_app_role_sees_only_its_tenant(db: Database, two_tenants) -> None:
     a, b = two_tenants
     async with db.tenant_transaction(b.tenant_id) as session:
