@@ -107,21 +107,22 @@ def _run_wrk(base_url: str, paths: list[str], duration: float, connections: int)
         )
     finally:
         Path(script.name).unlink(missing_ok=True)
-    data = _parse(completed.stdout)
-    return LoadResult(
-        tool="wrk",
-        requests=data["requests"],
-        seconds=data["duration_us"] / 1e6,
-        p50_ms=data["p50_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        errors=data["errors"],
-    )
+    return _result("wrk", completed.stdout)
 
 
-def _parse(stdout: str) -> dict[str, int]:
+def _result(tool: str, stdout: str) -> LoadResult:
+    """The figures a load tool printed on its marked line (both tools print the same)."""
     for line in stdout.splitlines():
         if line.startswith(_MARK):
-            return json.loads(line[len(_MARK) :])
+            data = json.loads(line[len(_MARK) :])
+            return LoadResult(
+                tool=tool,
+                requests=data["requests"],
+                seconds=data["duration_us"] / 1e6,
+                p50_ms=data["p50_us"] / 1000,
+                p99_ms=data["p99_us"] / 1000,
+                errors=data["errors"],
+            )
     raise RuntimeError(f"the load tool printed no result:\n{stdout}")
 
 
@@ -136,15 +137,7 @@ def _run_python(base_url: str, paths: list[str], duration: float, connections: i
         timeout=duration + 60,
         check=True,
     )
-    data = _parse(completed.stdout)
-    return LoadResult(
-        tool="python",
-        requests=data["requests"],
-        seconds=data["duration_us"] / 1e6,
-        p50_ms=data["p50_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        errors=data["errors"],
-    )
+    return _result("python", completed.stdout)
 
 
 async def _connection(
