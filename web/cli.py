@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -115,6 +116,48 @@ async def worker(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await runner.run(stop)
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+@main.group(help="The outbox: dead letters and retries.")
+def events() -> None:
+    pass
+
+
+@events.command(name="dead-letters", help="Handlers that gave up on an event, newest first.")
+@click.option("--limit", default=100, show_default=True, type=int)
+@click.pass_obj
+@run_async
+async def list_dead_letters(env: Env, limit: int) -> None:
+    from core.worker import dead_letters
+
+    async with connected(env) as db:
+        rows = await dead_letters(db, limit=limit)
+    if not rows:
+        click.echo("No dead letters.")
+    for row in rows:
+        click.echo(
+            f"{row.failed_at:%Y-%m-%d %H:%M} {row.tenant_slug or row.tenant_id} "
+            f"{row.tenant_id} {row.event_id} {row.event_type} {row.handler} "
+            f"after {row.attempts} attempts: {row.last_error}"
+        )
+
+
+@events.command(name="retry", help="Give an event's dead handlers a fresh set of attempts.")
+@click.argument("tenant_id", type=click.UUID)
+@click.argument("event_id", type=click.UUID)
+@click.pass_obj
+@run_async
+async def retry_event(env: Env, tenant_id: uuid.UUID, event_id: uuid.UUID) -> None:
+    from core.worker import retry_dead_letter
+
+    async with connected(env) as db:
+        revived = await retry_dead_letter(db, tenant_id, event_id)
+    if not revived:
+        raise click.ClickException(f"Event {event_id} has no dead handlers in that workspace.")
+    click.echo(f"{revived} handler(s) will be tried again")
 
 
 # --- db ------------------------------------------------------------------------------------

@@ -114,3 +114,29 @@ async def test_db_and_tenants_commands_on_a_real_database(empty_db: URL) -> None
     downgraded = atrium("db", "downgrade", database=empty_db)
     assert downgraded.returncode == 0, downgraded.stderr
     assert "database: (empty)" in atrium("db", "current", database=empty_db).stdout
+
+
+async def test_dead_letters_are_listed_and_retried(db_url: URL, db, registry, make_tenant) -> None:
+    from core.worker import Worker
+    from tests.sample_module.services import NoteService
+
+    ctx = await make_tenant("deadco", "sample")
+    assert "No dead letters." in atrium("events", "dead-letters", database=db_url).stdout
+    async with db.tenant_transaction(ctx.tenant_id) as session:
+        await NoteService(session).create("boom: this handler always fails")
+    await Worker(db, registry, max_attempts=1).run_once()
+
+    listed = atrium("events", "dead-letters", database=db_url)
+    line = next(x for x in listed.stdout.splitlines() if "sample.note_created.v1" in x)
+    assert "deadco" in line
+    assert "sample.record_note_created" in line
+    assert "RuntimeError" in line
+    tenant_id, event_id = line.split()[3:5]
+    assert tenant_id == str(ctx.tenant_id)
+
+    retried = atrium("events", "retry", tenant_id, event_id, database=db_url)
+    assert retried.returncode == 0, retried.stderr
+    assert "1 handler(s) will be tried again" in retried.stdout
+    again = atrium("events", "retry", tenant_id, event_id, database=db_url)
+    assert again.returncode == 1
+    assert "has no dead handlers" in again.stderr
