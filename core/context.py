@@ -19,6 +19,3 @@ class TenantContext:
     enabled: frozenset[str] = field(default_factory=frozenset)
     locale: str = "en"
     user_id: uuid.UUID | None = None
-
-    def has(self, module_key: str) -> bool:
-        return module_key in self.enabled

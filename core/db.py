@@ -84,11 +84,6 @@ def app_url(owner: URL, settings: Settings) -> URL:
     return owner.set(username=settings.app_db_role, password=settings.app_role_password)
 
 
-def sync_url(url: URL) -> URL:
-    """The same address for a synchronous driver (Alembic runs on psycopg2)."""
-    return url.set(drivername="postgresql+psycopg2")
-
-
 # --- tenant scoping -------------------------------------------------------------------------
 
 

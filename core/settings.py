@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -120,9 +120,6 @@ class Settings:
             return self.app_db_password
         digest = hmac.new(self.secret_key.encode(), b"atrium-app-db-role", hashlib.sha256)
         return digest.hexdigest()[:32]
-
-    def with_database(self, database_url: str) -> Settings:
-        return replace(self, database_url=database_url)
 
 
 def _split(value: str) -> tuple[str, ...]:
