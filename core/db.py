@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from core.errors import TenantMismatchError
-from core.orm import TenantModel
+from core.orm import APPEND_ONLY_KEY, Base, TenantModel
 from core.settings import Settings
 
 EMBEDDED_DATABASE = "atrium"
@@ -158,6 +159,11 @@ class Database:
     owner: URL
     engine: AsyncEngine  # the app role's engine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # A small pool for short transactions that commit on their own while a request's
+    # transaction is open (a number handed out, a failed sign-in recorded). Its
+    # connections are never held while waiting for another, so it cannot deadlock
+    # with the main pool however busy that is.
+    side_engine: AsyncEngine
 
     @classmethod
     def connect(cls, settings: Settings, owner: URL | None = None, **engine_kw: Any) -> Database:
@@ -165,18 +171,33 @@ class Database:
         engine_kw.setdefault("pool_size", 10)
         engine_kw.setdefault("max_overflow", 10)
         engine_kw.setdefault("pool_pre_ping", False)
-        engine = create_async_engine(app_url(owner, settings), **engine_kw)
+        url = app_url(owner, settings)
+        engine = create_async_engine(url, **engine_kw)
         factory = async_sessionmaker(
             engine, expire_on_commit=False, sync_session_class=TenantScopedSession
         )
-        return cls(settings=settings, owner=owner, engine=engine, sessionmaker=factory)
+        side = create_async_engine(url, pool_size=2, max_overflow=3)
+        return cls(
+            settings=settings, owner=owner, engine=engine, sessionmaker=factory, side_engine=side
+        )
 
     def session(self, tenant_id: uuid.UUID | None = None) -> AsyncSession:
         """A new session; with a tenant, every transaction in it is scoped to that tenant."""
         session = self.sessionmaker()
+        session.info["database"] = self
         if tenant_id is not None:
             session.info["tenant_id"] = tenant_id
         return session
+
+    @asynccontextmanager
+    async def side_transaction(self, tenant_id: uuid.UUID) -> AsyncIterator[AsyncConnection]:
+        """A short transaction as ``tenant_id`` on the side pool, committed on its own."""
+        async with self.side_engine.begin() as connection:
+            await connection.execute(
+                text("SELECT set_config(:name, :value, true)"),
+                {"name": TENANT_SETTING, "value": str(tenant_id)},
+            )
+            yield connection
 
     @asynccontextmanager
     async def tenant_transaction(self, tenant_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
@@ -192,6 +213,12 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        await self.side_engine.dispose()
+
+    @staticmethod
+    def of(session: AsyncSession) -> Database:
+        """The database a session was made by (every session comes from ``Database.session``)."""
+        return session.info["database"]
 
 
 def owner_engine(url: URL, **kw: Any) -> AsyncEngine:
@@ -254,5 +281,15 @@ async def ensure_app_role(owner: URL, settings: Settings) -> None:
                 f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {role}",
             ):
                 await conn.execute(text(statement))
+            # Tables the models declare append-only (the audit log) lose UPDATE and DELETE.
+            for table in append_only_tables():
+                if (await conn.execute(text(f"SELECT to_regclass('{table}')"))).scalar():
+                    await conn.execute(
+                        text(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {role}")
+                    )
     finally:
         await engine.dispose()
+
+
+def append_only_tables() -> list[str]:
+    return sorted(t.name for t in Base.metadata.tables.values() if t.info.get(APPEND_ONLY_KEY))

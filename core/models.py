@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -27,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.orm import GlobalModel, TenantModel, tenant_ref
+from core.orm import APPEND_ONLY_KEY, GlobalModel, TenantModel, tenant_ref
 
 Money = Numeric(18, 2)
 
@@ -175,3 +176,52 @@ class ApprovalRequest(TenantModel):
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     comment: Mapped[str | None] = mapped_column(Text)
+
+
+class NumberSeries(TenantModel):
+    """How a tenant numbers one document type: ``SO-2026-000123``.
+
+    ``pattern`` is a format string over ``prefix``, ``year``, ``month`` and
+    ``seq`` (the counter). Gapless series allocate inside the caller's
+    transaction (a rolled-back document gives its number back); others
+    allocate in a transaction of their own, so concurrent documents never
+    wait on each other, at the price of a gap when one rolls back.
+    """
+
+    __tablename__ = "core_number_series"
+    __table_args__ = (UniqueConstraint("tenant_id", "doc_type"),)
+
+    doc_type: Mapped[str] = mapped_column(String(63))
+    prefix: Mapped[str] = mapped_column(String(20))
+    pattern: Mapped[str] = mapped_column(String(100), default="{prefix}-{year}-{seq:06d}")
+    gapless: Mapped[bool] = mapped_column(Boolean, default=False)
+    yearly_reset: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class NumberCounter(TenantModel):
+    """The last number handed out for a series in a period (a year, or 0 without reset)."""
+
+    __tablename__ = "core_number_counter"
+    __table_args__ = (UniqueConstraint("tenant_id", "doc_type", "period"),)
+
+    doc_type: Mapped[str] = mapped_column(String(63))
+    period: Mapped[int] = mapped_column(Integer)
+    last_value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AuditEntry(TenantModel):
+    """One security- or finance-relevant action. Append-only for the app role."""
+
+    __tablename__ = "core_audit_log"
+    __table_args__ = (
+        Index("ix_core_audit_log_tenant_id_action_at", "tenant_id", "action", "at"),
+        {"info": {APPEND_ONLY_KEY: True}},
+    )
+
+    action: Mapped[str] = mapped_column(String(63))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"))
+    subject_type: Mapped[str | None] = mapped_column(String(63))
+    subject_id: Mapped[uuid.UUID | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

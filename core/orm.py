@@ -37,6 +37,7 @@ NAMING_CONVENTION = {
 
 TENANCY_KEY = "tenancy"  # Table.info key: "tenant" or "global"
 MODULE_KEY = "module"  # Table.info key: which module's migration branch owns the table
+APPEND_ONLY_KEY = "append_only"  # Table.info key: the app role may insert and read, never change
 
 
 def uuid7() -> uuid.UUID:

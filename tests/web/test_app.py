@@ -27,7 +27,8 @@ async def test_healthz_reports_database_and_migrations(client) -> None:
 async def test_healthz_says_when_migrations_are_behind(client, db: Database) -> None:
     engine = owner_engine(db.owner)
     async with engine.begin() as conn:
-        await conn.execute(text("UPDATE alembic_version SET version_num = 'core_0001'"))
+        await conn.execute(text("DELETE FROM alembic_version"))
+        await conn.execute(text("INSERT INTO alembic_version VALUES ('core_0001')"))
     await engine.dispose()
     response = await client.get("/healthz")
     assert response.status_code == 503

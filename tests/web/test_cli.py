@@ -85,10 +85,10 @@ def test_production_without_a_secret_refuses_to_start() -> None:
 async def test_db_and_tenants_commands_on_a_real_database(empty_db: URL) -> None:
     upgraded = atrium("db", "upgrade", database=empty_db)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "at head: sample_0001" in upgraded.stdout
+    assert "at head: core_0002, sample_0001" in upgraded.stdout
 
     current = atrium("db", "current", database=empty_db)
-    assert "database: sample_0001" in current.stdout
+    assert "database: core_0002, sample_0001" in current.stdout
 
     created = atrium(
         "tenants",

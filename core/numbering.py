@@ -1,0 +1,120 @@
+"""Document numbers per tenant and document type: ``SO-2026-000123``.
+
+A series (:class:`core.models.NumberSeries`) has a prefix, a pattern over
+``prefix``, ``year``, ``month`` and ``seq``, an optional yearly reset and a
+mode:
+
+- **gapless** (finance documents): the counter row is bumped inside the
+  caller's transaction, so a document that rolls back gives its number back
+  and the committed numbers have no holes. Its row lock serialises only the
+  same tenant's same series for the same year;
+- **fast** (everything else): the counter is bumped in a short transaction
+  of its own (``Database.side_transaction``), so concurrent documents never
+  wait on each other's commits; a rollback leaves a gap.
+
+Counters are rows, never sequences: creating a tenant or a series runs no DDL.
+"""
+
+from __future__ import annotations
+
+import string
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from core.db import Database
+from core.errors import NotFound, TenantMismatchError, ValidationFailed
+from core.models import NumberSeries
+from core.orm import uuid7
+
+DEFAULT_PATTERN = "{prefix}-{year}-{seq:06d}"
+PATTERN_FIELDS = frozenset({"prefix", "year", "month", "seq"})
+
+_BUMP = text(
+    """
+    INSERT INTO core_number_counter AS c (tenant_id, id, doc_type, period, last_value, created_at)
+    VALUES (:tenant_id, :id, :doc_type, :period, 1, now())
+    ON CONFLICT (tenant_id, doc_type, period) DO UPDATE SET last_value = c.last_value + 1
+    RETURNING c.last_value
+    """
+)
+
+
+def check_pattern(pattern: str) -> str:
+    """A pattern may use only the known fields, and must number with ``seq``."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
+        if not fields <= PATTERN_FIELDS or "seq" not in fields:
+            raise ValueError(pattern)
+        pattern.format(prefix="SO", year=2026, month=1, seq=1)
+    except (ValueError, IndexError, KeyError):
+        raise ValidationFailed(
+            "A numbering pattern uses {fields} and must contain {seq}.",
+            fields="{prefix}, {year}, {month}, {seq}",
+            seq="{seq}",
+        ) from None
+    return pattern
+
+
+async def configure(
+    session: AsyncSession,
+    doc_type: str,
+    *,
+    prefix: str,
+    pattern: str = DEFAULT_PATTERN,
+    gapless: bool = False,
+    yearly_reset: bool = True,
+) -> NumberSeries:
+    """Create or change the tenant's series for ``doc_type``; counters are kept."""
+    prefix = prefix.strip()
+    if not prefix or len(prefix) > 20:
+        raise ValidationFailed("A numbering prefix has 1 to 20 characters.")
+    values = {
+        "prefix": prefix,
+        "pattern": check_pattern(pattern),
+        "gapless": gapless,
+        "yearly_reset": yearly_reset,
+    }
+    await session.execute(
+        insert(NumberSeries)
+        .values(tenant_id=_tenant(session), id=uuid7(), doc_type=doc_type, **values)
+        .on_conflict_do_update(index_elements=["tenant_id", "doc_type"], set_=values)
+    )
+    series = await _series(session, doc_type)
+    await session.refresh(series)
+    return series
+
+
+async def next_number(session: AsyncSession, doc_type: str, *, on: date | None = None) -> str:
+    """Allocate the next number of the tenant's ``doc_type`` series, formatted."""
+    series = await _series(session, doc_type)
+    day = on or datetime.now(UTC).date()
+    period = day.year if series.yearly_reset else 0
+    params = {"tenant_id": _tenant(session), "doc_type": doc_type, "period": period}
+    if series.gapless:
+        value = await _bump(await session.connection(), params)
+    else:
+        async with Database.of(session).side_transaction(params["tenant_id"]) as own:
+            value = await _bump(own, params)
+    return series.pattern.format(prefix=series.prefix, year=day.year, month=day.month, seq=value)
+
+
+async def _bump(connection: AsyncConnection, params: dict[str, object]) -> int:
+    result = await connection.execute(_BUMP, {"id": uuid7(), **params})
+    return int(result.scalar_one())
+
+
+async def _series(session: AsyncSession, doc_type: str) -> NumberSeries:
+    series = await session.scalar(select(NumberSeries).where(NumberSeries.doc_type == doc_type))
+    if series is None:
+        raise NotFound("No numbering is set up for {doc_type}.", doc_type=doc_type)
+    return series
+
+
+def _tenant(session: AsyncSession) -> object:
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None:
+        raise TenantMismatchError("Numbers are allocated inside a tenant's session")
+    return tenant_id
