@@ -190,13 +190,16 @@ class Database:
         return session
 
     @asynccontextmanager
-    async def side_transaction(self, tenant_id: uuid.UUID) -> AsyncIterator[AsyncConnection]:
-        """A short transaction as ``tenant_id`` on the side pool, committed on its own."""
+    async def side_transaction(
+        self, tenant_id: uuid.UUID | None = None
+    ) -> AsyncIterator[AsyncConnection]:
+        """A short transaction on the side pool, committed on its own; as a tenant if given."""
         async with self.side_engine.begin() as connection:
-            await connection.execute(
-                text("SELECT set_config(:name, :value, true)"),
-                {"name": TENANT_SETTING, "value": str(tenant_id)},
-            )
+            if tenant_id is not None:
+                await connection.execute(
+                    text("SELECT set_config(:name, :value, true)"),
+                    {"name": TENANT_SETTING, "value": str(tenant_id)},
+                )
             yield connection
 
     @asynccontextmanager

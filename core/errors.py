@@ -35,6 +35,13 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Unauthenticated(DomainError):
+    """Who is asking is unknown or not proven (no session, bad credentials)."""
+
+    status_code = 401
+    code = "unauthenticated"
+
+
 class PermissionDenied(DomainError):
     status_code = 403
     code = "forbidden"

@@ -1,7 +1,8 @@
 """Core's tables: tenants and their members, module enablement, the outbox, approvals.
 
 Global tables (marked by :class:`GlobalModel`): ``core_tenant``, ``core_user``,
-``core_schedule_tick``. Everything else is tenant-scoped with row-level security.
+``core_user_session``, ``core_security_log``, ``core_schedule_tick``. Everything
+else is tenant-scoped with row-level security.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Tenant(GlobalModel):
 
 
 class User(GlobalModel):
-    """A person; one user may belong to many workspaces. (Identity fills this in.)"""
+    """A person; one user may belong to many workspaces. E-mail is unique ignoring case."""
 
     __tablename__ = "core_user"
     __table_args__ = (Index("uq_core_user_email_lower", func.lower(text("email")), unique=True),)
@@ -53,6 +54,46 @@ class User(GlobalModel):
     email: Mapped[str] = mapped_column(String(320))
     display_name: Mapped[str] = mapped_column(String(200))
     locale: Mapped[str] = mapped_column(String(10), default="en")
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    avatar: Mapped[str | None] = mapped_column(String(300))  # a stored attachment's key
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2; None: no password
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserSession(GlobalModel):
+    """A signed-in browser. The cookie holds an opaque token; only its SHA-256 is stored."""
+
+    __tablename__ = "core_user_session"
+    __table_args__ = (Index("ix_core_user_session_user_id", "user_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # absolute timeout
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class SecurityEvent(GlobalModel):
+    """A user's security event (sign-in, failure, reset, 2FA change): global, append-only.
+
+    Sign-ins happen before a workspace is chosen, so they live here rather
+    than in a tenant's audit log.
+    """
+
+    __tablename__ = "core_security_log"
+    __table_args__ = (
+        Index("ix_core_security_log_user_id_at", "user_id", "at"),
+        {"info": {APPEND_ONLY_KEY: True}},
+    )
+
+    action: Mapped[str] = mapped_column(String(63))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("core_user.id"))
+    email: Mapped[str | None] = mapped_column(String(320))  # as typed, for failures
+    ip: Mapped[str | None] = mapped_column(String(45))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class Membership(TenantModel):

@@ -57,6 +57,8 @@ class Settings:
     modules_allow: tuple[str, ...] | None = None  # ATRIUM_MODULES: load only these keys
     extra_modules: tuple[str, ...] = ()  # ATRIUM_EXTRA_MODULES: import paths beyond entry points
     log_level: str = "INFO"
+    session_idle_minutes: int = 8 * 60  # a working day without a request signs you out
+    session_absolute_hours: int = 14 * 24  # and two weeks signs you out regardless
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     stripe: StripeSettings = field(default_factory=StripeSettings)
 
@@ -79,6 +81,8 @@ class Settings:
             modules_allow=_split(env["ATRIUM_MODULES"]) if "ATRIUM_MODULES" in env else None,
             extra_modules=_split(env.get("ATRIUM_EXTRA_MODULES", "")),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            session_idle_minutes=int(env.get("SESSION_IDLE_MINUTES", str(8 * 60))),
+            session_absolute_hours=int(env.get("SESSION_ABSOLUTE_HOURS", str(14 * 24))),
             smtp=SmtpSettings(
                 host=env.get("SMTP_HOST") or None,
                 port=int(env.get("SMTP_PORT", "587")),

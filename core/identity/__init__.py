@@ -1,0 +1,1 @@
+"""Identity: users, passwords, sessions and sign-in (global: one person, many workspaces)."""

@@ -1,0 +1,121 @@
+"""Accounts: registering a user and signing in.
+
+A wrong e-mail and a wrong password get the same answer, and take about
+the same time (a hash is checked either way). Every sign-in and failure is
+written to the security log; a failure is written on the side pool, so it
+is kept though the request that failed rolls back.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import Database
+from core.errors import Conflict, Unauthenticated, ValidationFailed
+from core.identity import passwords, sessions
+from core.models import SecurityEvent, User
+from core.settings import Settings
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LOCALES = ("en", "zh-CN")
+_DUMMY_HASH = passwords.hash_password("an unguessable placeholder, never a password")
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip()
+    if len(email) > 320 or not EMAIL.match(email):
+        raise ValidationFailed("Enter a valid e-mail address.")
+    return email
+
+
+async def by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+
+async def register(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    locale: str = "en",
+    time_zone: str = "UTC",
+) -> User:
+    """A new user with a checked, hashed password; the e-mail is unique ignoring case."""
+    email = normalise_email(email)
+    display_name = display_name.strip()
+    if not display_name:
+        raise ValidationFailed("Enter your name.")
+    if locale not in LOCALES:
+        raise ValidationFailed("Language must be one of {locales}.", locales=", ".join(LOCALES))
+    passwords.check_policy(password, email=email)
+    user = User(
+        email=email,
+        display_name=display_name,
+        locale=locale,
+        time_zone=time_zone,
+        password_hash=passwords.hash_password(password),
+    )
+    session.add(user)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict("An account with this e-mail address already exists.") from None
+    return user
+
+
+async def sign_in(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> tuple[str, User]:
+    """Check the credentials and start a new session; returns the session token and user."""
+    user = await by_email(session, email.strip())
+    # A hash is checked even for an unknown user or one without a password: same time taken.
+    known = user is not None and user.password_hash is not None
+    matches = passwords.verify(user.password_hash if known else _DUMMY_HASH, password)  # type: ignore[union-attr]
+    if not (known and matches) or user is None:
+        await record_security_event(
+            Database.of(session),
+            "auth.sign_in_failed",
+            user_id=user.id if user else None,
+            email=email.strip()[:320],
+            ip=ip,
+        )
+        raise Unauthenticated("The e-mail address or password is not right.")
+    assert user.password_hash is not None
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    token, _row = await sessions.start(session, settings, user.id, ip=ip, user_agent=user_agent)
+    session.add(SecurityEvent(action="auth.signed_in", user_id=user.id, ip=ip))
+    await session.flush()
+    return token, user
+
+
+async def record_security_event(
+    db: Database,
+    action: str,
+    *,
+    user_id: uuid.UUID | None = None,
+    email: str | None = None,
+    ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Write a security event that must stay even if the surrounding request rolls back."""
+    async with db.side_transaction() as connection:
+        await connection.execute(
+            insert(SecurityEvent).values(
+                action=action, user_id=user_id, email=email, ip=ip, detail=detail or {}
+            )
+        )
