@@ -42,6 +42,13 @@ class Unauthenticated(DomainError):
     code = "unauthenticated"
 
 
+class TooManyAttempts(DomainError):
+    """Too many failures in a short time; the message says when to try again."""
+
+    status_code = 429
+    code = "too_many_attempts"
+
+
 class PermissionDenied(DomainError):
     status_code = 403
     code = "forbidden"

@@ -1,7 +1,8 @@
 """Core's tables: tenants and their members, module enablement, the outbox, approvals.
 
 Global tables (marked by :class:`GlobalModel`): ``core_tenant``, ``core_user``,
-``core_user_session``, ``core_security_log``, ``core_schedule_tick``. Everything
+``core_user_session``, ``core_security_log``, ``core_sign_in_throttle``,
+``core_schedule_tick``. Everything
 else is tenant-scoped with row-level security.
 """
 
@@ -73,6 +74,22 @@ class UserSession(GlobalModel):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class SignInThrottle(GlobalModel):
+    """Failed sign-ins counted per account and per address, and the lockout they cause.
+
+    ``key`` is ``account:<e-mail, lower case>`` or ``ip:<address>``. Failures
+    count within a window that starts at the first one; reaching the limit
+    locks the key until ``locked_until``.
+    """
+
+    __tablename__ = "core_sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SecurityEvent(GlobalModel):

@@ -1,9 +1,11 @@
 """Accounts: registering a user and signing in.
 
 A wrong e-mail and a wrong password get the same answer, and take about
-the same time (a hash is checked either way). Every sign-in and failure is
-written to the security log; a failure is written on the side pool, so it
-is kept though the request that failed rolls back.
+the same time (a hash is checked either way). Failures are counted per
+account and per address and lock them for a while (:mod:`core.identity.throttle`).
+Every sign-in and failure is written to the security log; a failure is
+written on the side pool, so it is kept though the request that failed
+rolls back.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.errors import Conflict, Unauthenticated, ValidationFailed
-from core.identity import passwords, sessions
+from core.identity import passwords, sessions, throttle
 from core.models import SecurityEvent, User
 from core.settings import Settings
 
@@ -81,11 +83,13 @@ async def sign_in(
     user_agent: str | None = None,
 ) -> tuple[str, User]:
     """Check the credentials and start a new session; returns the session token and user."""
+    await throttle.check(session, email, ip)
     user = await by_email(session, email.strip())
     # A hash is checked even for an unknown user or one without a password: same time taken.
     known = user is not None and user.password_hash is not None
     matches = passwords.verify(user.password_hash if known else _DUMMY_HASH, password)  # type: ignore[union-attr]
     if not (known and matches) or user is None:
+        await throttle.count_failure(Database.of(session), email, ip)
         await record_security_event(
             Database.of(session),
             "auth.sign_in_failed",
@@ -97,6 +101,7 @@ async def sign_in(
     assert user.password_hash is not None
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
+    await throttle.clear_account(session, email)
     token, _row = await sessions.start(session, settings, user.id, ip=ip, user_agent=user_agent)
     session.add(SecurityEvent(action="auth.signed_in", user_id=user.id, ip=ip))
     await session.flush()
