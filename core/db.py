@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -146,6 +147,26 @@ async def set_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
         text("SELECT set_config(:name, :value, true)"),
         {"name": TENANT_SETTING, "value": str(tenant_id)},
     )
+
+
+UNIQUE_VIOLATION = "23505"
+
+
+async def add_unique(session: AsyncSession, row: object) -> bool:
+    """Insert ``row`` in a savepoint; False, with nothing left pending, if a unique key refuses it.
+
+    The row is added inside the savepoint so that its rollback also forgets it:
+    added before, it would stay pending and fail the next flush of the transaction.
+    """
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION:
+            raise
+        return False
+    return True
 
 
 # --- the database handle ------------------------------------------------------------------

@@ -113,8 +113,40 @@ class SecurityEvent(GlobalModel):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class Department(TenantModel):
+    """A department in the tenant's tree. ``path`` lists the ids from the root, ``/a/b/``.
+
+    The path makes "this department and below" a prefix match, and moving a
+    department one UPDATE of its subtree's paths (core.organisation).
+    """
+
+    __tablename__ = "core_department"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "parent_id", "name", postgresql_nulls_not_distinct=True),
+        Index(
+            "ix_core_department_tenant_id_path",
+            "tenant_id",
+            "path",
+            postgresql_ops={"path": "text_pattern_ops"},
+        ),
+    )
+
+    name: Mapped[str] = mapped_column(String(100))
+    parent_id: Mapped[uuid.UUID | None] = tenant_ref("core_department", nullable=True)
+    path: Mapped[str] = mapped_column(Text)
+
+
+class Position(TenantModel):
+    """A job title (销售经理, Accountant), shared by members across departments."""
+
+    __tablename__ = "core_position"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(100))
+
+
 class Membership(TenantModel):
-    """A user's place in a tenant. Role: owner, admin or member."""
+    """A user's place in a tenant: role, and where they sit in the organisation."""
 
     __tablename__ = "core_membership"
     __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
@@ -122,6 +154,9 @@ class Membership(TenantModel):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(20), default="member")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    department_id: Mapped[uuid.UUID | None] = tenant_ref("core_department", nullable=True)
+    manager_id: Mapped[uuid.UUID | None] = tenant_ref("core_membership", nullable=True)
+    position_id: Mapped[uuid.UUID | None] = tenant_ref("core_position", nullable=True)
 
 
 class TenantModule(TenantModel):

@@ -13,11 +13,10 @@ from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
-from core.db import Database, set_tenant
+from core.db import Database, add_unique, set_tenant
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import Membership, Tenant, TenantModule, User
 from core.orm import uuid7
@@ -60,12 +59,8 @@ async def create_tenant(
     if locale not in LOCALES:
         raise ValidationFailed("Language must be one of {locales}.", locales=", ".join(LOCALES))
     tenant = Tenant(slug=slug, name=name, locale=locale, status="active")
-    session.add(tenant)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict("The address {slug} is taken.", slug=slug) from None
+    if not await add_unique(session, tenant):
+        raise Conflict("The address {slug} is taken.", slug=slug)
     if owner_email:
         await set_tenant(session, tenant.id)
         user = await _user_by_email(session, owner_email) or User(

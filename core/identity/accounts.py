@@ -15,10 +15,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import Database
+from core.db import Database, add_unique
 from core.errors import Conflict, Unauthenticated, ValidationFailed
 from core.identity import passwords, sessions, throttle
 from core.models import SecurityEvent, User
@@ -64,12 +63,8 @@ async def register(
         time_zone=time_zone,
         password_hash=passwords.hash_password(password),
     )
-    session.add(user)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict("An account with this e-mail address already exists.") from None
+    if not await add_unique(session, user):
+        raise Conflict("An account with this e-mail address already exists.")
     return user
 
 

@@ -71,6 +71,12 @@ async def test_e_mail_is_unique_ignoring_case(db: Database, user: User) -> None:
             await accounts.register(
                 session, email="ada@EXAMPLE.test", password=GOOD, display_name="Ada again"
             )
+        # The refused row is forgotten: the same transaction goes on and commits.
+        await accounts.register(
+            session, email="bea@example.test", password=GOOD, display_name="Bea"
+        )
+    async with db.global_transaction() as session:
+        assert await accounts.by_email(session, "BEA@example.test") is not None
 
 
 async def test_sign_in_starts_a_session(db: Database, settings: Settings, user: User) -> None:
