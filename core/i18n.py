@@ -43,6 +43,15 @@ def add_catalog_dir(path: Path) -> None:
         _messages.cache_clear()
 
 
+def check_locale(locale: str) -> str:
+    """A user's or workspace's language must be one Atrium speaks."""
+    from core.errors import ValidationFailed
+
+    if locale not in SUPPORTED:
+        raise ValidationFailed("Language must be one of {locales}.", locales=", ".join(SUPPORTED))
+    return locale
+
+
 def babel_locale(locale: str) -> Locale:
     return Locale.parse(locale.replace("-", "_"))
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.context import TenantContext
 from core.db import Database, add_unique, set_tenant
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.i18n import check_locale
 from core.models import Membership, Tenant, TenantModule, User
 from core.orm import uuid7
 from core.plugins.calls import resolve
@@ -27,7 +28,6 @@ from core.tenancy import enabled_modules
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 RESERVED_SLUGS = frozenset({"admin", "api", "app", "operator", "static", "t", "www", "schema"})
 SOURCES = ("development", "trial", "paid", "granted")
-LOCALES = ("en", "zh-CN")
 
 
 def check_slug(slug: str) -> str:
@@ -56,8 +56,7 @@ async def create_tenant(
     name = name.strip()
     if not name:
         raise ValidationFailed("A workspace needs a name.")
-    if locale not in LOCALES:
-        raise ValidationFailed("Language must be one of {locales}.", locales=", ".join(LOCALES))
+    check_locale(locale)
     tenant = Tenant(slug=slug, name=name, locale=locale, status="active")
     if not await add_unique(session, tenant):
         raise Conflict("The address {slug} is taken.", slug=slug)

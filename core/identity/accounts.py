@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database, add_unique
 from core.errors import Conflict, Unauthenticated, ValidationFailed
+from core.i18n import check_locale
 from core.identity import passwords, sessions, throttle
 from core.models import SecurityEvent, User
 from core.settings import Settings
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-LOCALES = ("en", "zh-CN")
 _DUMMY_HASH = passwords.hash_password("an unguessable placeholder, never a password")
 
 
@@ -53,8 +53,7 @@ async def register(
     display_name = display_name.strip()
     if not display_name:
         raise ValidationFailed("Enter your name.")
-    if locale not in LOCALES:
-        raise ValidationFailed("Language must be one of {locales}.", locales=", ".join(LOCALES))
+    check_locale(locale)
     passwords.check_policy(password, email=email)
     user = User(
         email=email,
