@@ -2,7 +2,7 @@
 
 Global tables (marked by :class:`GlobalModel`): ``core_tenant``, ``core_user``,
 ``core_user_session``, ``core_security_log``, ``core_sign_in_throttle``,
-``core_schedule_tick``. Everything
+``core_recovery_code``, ``core_schedule_tick``. Everything
 else is tenant-scoped with row-level security.
 """
 
@@ -59,6 +59,20 @@ class User(GlobalModel):
     avatar: Mapped[str | None] = mapped_column(String(300))  # a stored attachment's key
     password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2; None: no password
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    totp_secret: Mapped[str | None] = mapped_column(String(64))  # set at enrolment
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # a used code never works twice
+
+
+class RecoveryCode(GlobalModel):
+    """A one-time code that stands in for the authenticator; only its SHA-256 is stored."""
+
+    __tablename__ = "core_recovery_code"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class UserSession(GlobalModel):

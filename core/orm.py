@@ -11,6 +11,7 @@ global tables subclass :class:`GlobalModel`, which says so in ``Table.info``.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from datetime import datetime
@@ -40,18 +41,33 @@ MODULE_KEY = "module"  # Table.info key: which module's migration branch owns th
 APPEND_ONLY_KEY = "append_only"  # Table.info key: the app role may insert and read, never change
 
 
-def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (RFC 9562 version 7): 48 bits of milliseconds, then randomness.
+_uuid7_lock = threading.Lock()
+_uuid7_last = [0, 0]  # the last millisecond and the 12-bit counter used in it
 
-    Time order keeps new rows at the right edge of the primary-key index.
+
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUID (RFC 9562 version 7): 48 bits of milliseconds, a counter, randomness.
+
+    Within one millisecond the 12 bits after the version count up (RFC 9562's
+    "fixed-length dedicated counter"), so ids made by one process are strictly
+    increasing: keyset pages and "newest first" hold even for rows created in
+    the same millisecond. Time order keeps new rows at the primary key's right edge.
     """
-    millis = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    with _uuid7_lock:
+        millis = time.time_ns() // 1_000_000
+        last_millis, counter = _uuid7_last
+        if millis <= last_millis:
+            millis, counter = last_millis, counter + 1
+            if counter > 0xFFF:  # 4,096 ids in one millisecond: borrow the next one
+                millis, counter = millis + 1, 0
+        else:
+            counter = int.from_bytes(os.urandom(2), "big") & 0x7FF  # leave room to count up
+        _uuid7_last[:] = [millis, counter]
     value = (millis & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76  # version
-    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= counter << 64
     value |= 0b10 << 62  # variant
-    value |= rand & ((1 << 62) - 1)
+    value |= int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
     return uuid.UUID(int=value)
 
 
