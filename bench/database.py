@@ -81,27 +81,19 @@ def stop_environment(env: Environment) -> None:
     shutil.rmtree(env.data_dir, ignore_errors=True)
 
 
-async def _autocommit(url: URL, statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(asyncpg_dsn(url))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 async def create_database(env: Environment, name: str, template: str | None = None) -> URL:
-    clause = f' TEMPLATE "{template}"' if template else ""
-    await _autocommit(env.maintenance, f'CREATE DATABASE "{name}"{clause}')
+    from core import db as core_db
+
+    url = await core_db.create_database(env.maintenance, name, template)
     env.databases.append(name)
-    return env.maintenance.set(database=name)
+    return url
 
 
 async def drop_databases(env: Environment) -> None:
+    from core import db as core_db
+
     while env.databases:
-        name = env.databases.pop()
-        await _autocommit(env.maintenance, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await core_db.drop_database(env.maintenance, env.databases.pop())
 
 
 async def prepare(env: Environment) -> tuple[URL, URL, dict[str, Any]]:

@@ -41,6 +41,8 @@ from core.settings import Settings
 
 EMBEDDED_DATABASE = "atrium"
 TENANT_SETTING = "app.tenant_id"
+# The one way a transaction learns its tenant: transaction-local, never SET SESSION.
+SET_TENANT = text(f"SELECT set_config('{TENANT_SETTING}', :tenant_id, true)")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 _embedded_servers: dict[Path, Any] = {}  # kept alive for the process: pgserver stops on release
@@ -102,10 +104,7 @@ class TenantScopedSession(Session):
 def _set_tenant_for_transaction(session: Session, _transaction: Any, connection: Any) -> None:
     tenant_id = session.info.get("tenant_id")
     if tenant_id is not None:
-        connection.execute(
-            text("SELECT set_config(:name, :value, true)"),
-            {"name": TENANT_SETTING, "value": str(tenant_id)},
-        )
+        connection.execute(SET_TENANT, {"tenant_id": str(tenant_id)})
 
 
 @event.listens_for(TenantScopedSession, "do_orm_execute")
@@ -143,10 +142,7 @@ def _stamp_new_rows(session: Session, _context: Any, _instances: Any) -> None:
 async def set_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     """Scope the session's current (and later) transactions to ``tenant_id``."""
     session.info["tenant_id"] = tenant_id
-    await session.execute(
-        text("SELECT set_config(:name, :value, true)"),
-        {"name": TENANT_SETTING, "value": str(tenant_id)},
-    )
+    await session.execute(SET_TENANT, {"tenant_id": str(tenant_id)})
 
 
 UNIQUE_VIOLATION = "23505"
@@ -217,10 +213,7 @@ class Database:
         """A short transaction on the side pool, committed on its own; as a tenant if given."""
         async with self.side_engine.begin() as connection:
             if tenant_id is not None:
-                await connection.execute(
-                    text("SELECT set_config(:name, :value, true)"),
-                    {"name": TENANT_SETTING, "value": str(tenant_id)},
-                )
+                await connection.execute(SET_TENANT, {"tenant_id": str(tenant_id)})
             yield connection
 
     @asynccontextmanager
@@ -247,6 +240,31 @@ class Database:
 
 def owner_engine(url: URL, **kw: Any) -> AsyncEngine:
     return create_async_engine(url, **kw)
+
+
+async def _as_owner_outside_transaction(server: URL, statement: str) -> None:
+    engine = owner_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def create_database(server: URL, name: str, template: str | None = None) -> URL:
+    """Create database ``name`` on ``server`` as the owner, empty or a copy of ``template``.
+
+    A copy is made file by file (``STRATEGY FILE_COPY``): for the small, freshly
+    migrated templates tests and benchmarks clone, that is the fast way.
+    """
+    clause = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+    await _as_owner_outside_transaction(server, f'CREATE DATABASE "{name}"{clause}')
+    return server.set(database=name)
+
+
+async def drop_database(server: URL, name: str) -> None:
+    """Drop database ``name`` on ``server``, disconnecting whoever is still in it."""
+    await _as_owner_outside_transaction(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def ensure_app_role(owner: URL, settings: Settings) -> None:

@@ -20,11 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
 from core import migrate
-from core.db import Database, owner_engine, start_embedded_server, stop_embedded_server
+from core.db import (
+    Database,
+    create_database,
+    drop_database,
+    start_embedded_server,
+    stop_embedded_server,
+)
 from core.plugins.registry import ModuleRegistry
 from core.settings import Settings
 
@@ -55,26 +60,6 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def registry(settings: Settings) -> ModuleRegistry:
     return ModuleRegistry.load(settings.extra_modules)
-
-
-async def create_database(server: URL, name: str, template: str | None = None) -> URL:
-    engine = owner_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            clause = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
-            await conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
-    finally:
-        await engine.dispose()
-    return server.set(database=name)
-
-
-async def drop_database(server: URL, name: str) -> None:
-    engine = owner_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await engine.dispose()
 
 
 def unique_name(prefix: str) -> str:
