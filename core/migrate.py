@@ -112,9 +112,19 @@ def _create_table_with_rls(_context: Any, _revision: Any, op: ops.CreateTableOp)
 # --- configuration and commands -------------------------------------------------------
 
 
+# Core's tables, by area; the shared master data keeps its models beside its services.
+CORE_MODELS = (
+    "core.models",
+    "core.parties.models",
+    "core.products.models",
+    "core.records.models",
+)
+
+
 def import_models(registry: ModuleRegistry) -> None:
     """Import core's and every loaded module's ``models`` so the metadata is complete."""
-    importlib.import_module("core.models")
+    for name in CORE_MODELS:
+        importlib.import_module(name)
     for loaded in registry.modules.values():
         package = loaded.plugin.__name__.rpartition(".")[0]
         if package and importlib.util.find_spec(f"{package}.models") is not None:

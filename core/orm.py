@@ -17,7 +17,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKeyConstraint, Index, MetaData, Uuid, func
+from sqlalchemy import DateTime, ForeignKey, ForeignKeyConstraint, Index, MetaData, Uuid, func
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -118,6 +118,21 @@ class TenantModel(_Timestamps, Base):
         super().__init_subclass__(**kwargs)
 
 
+class Owned:
+    """Who a record belongs to, for data scopes: its owner and its department.
+
+    Mix into a :class:`TenantModel` whose rows a role may see as "own records",
+    "own department (and below)" or "all" (:func:`core.permissions.visible`).
+    """
+
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("core_user.id"), index=False, sort_order=800
+    )
+    department_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, info={"tenant_ref": ("core_department", None, True)}, sort_order=801
+    )
+
+
 def tenant_ref(
     target_table: str,
     *,
@@ -170,8 +185,17 @@ def _stamp_table_info(cls: type, tenancy: str) -> None:
 
 def _expand_tenant_references(cls: type) -> None:
     """Turn tenant_ref columns into composite FKs and markers into relationships."""
-    constraints = []
-    for name, value in list(cls.__dict__.items()):
+    constraints: list[Any] = []
+    table = cls.__dict__["__tablename__"]
+    attributes = {
+        name: value
+        for klass in reversed(cls.__mro__)
+        if klass is cls or not issubclass(klass, Base)  # the class itself and its mixins
+        for name, value in vars(klass).items()
+    }
+    if issubclass(cls, Owned):  # "own records" filters on the owner
+        constraints.append(Index(f"ix_{table}_owner_id", "tenant_id", "owner_id"))
+    for name, value in attributes.items():
         if isinstance(value, MappedColumn) and "tenant_ref" in value.column.info:
             target, ondelete, index = value.column.info["tenant_ref"]
             column = value.column.name or name
@@ -183,7 +207,6 @@ def _expand_tenant_references(cls: type) -> None:
                 )
             )
             if index:
-                table = cls.__dict__["__tablename__"]
                 constraints.append(Index(f"ix_{table}_{column}", "tenant_id", column))
         elif isinstance(value, _TenantRelationship):
             setattr(cls, name, _build_relationship(cls.__name__, value))

@@ -1,0 +1,1 @@
+"""Parties: the companies and people every module deals with (customers, suppliers, contacts)."""

@@ -1,0 +1,1 @@
+"""Party tables (filled in by the parties work)."""

@@ -1,0 +1,1 @@
+"""Products, units of measure, currencies, exchange rates and tax rates."""

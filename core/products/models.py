@@ -1,0 +1,1 @@
+"""Product tables (filled in by the products work)."""

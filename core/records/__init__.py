@@ -1,0 +1,1 @@
+"""What hangs off any record: attachments and its timeline (comments, changes, activities)."""

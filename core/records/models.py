@@ -1,0 +1,1 @@
+"""Attachment and timeline tables (filled in by the records work)."""
