@@ -1,5 +1,6 @@
 """Domain errors: what the business rules say no with.
 
+Every error class lives here, so the message extractor finds each one.
 Each carries a stable ``code`` for the API, an HTTP status, and a message
 that is a translatable msgid with ``{placeholders}``; the web layer turns
 them into a JSON error body for the API or a friendly page for browsers.
@@ -52,6 +53,12 @@ class TooManyAttempts(DomainError):
 class PermissionDenied(DomainError):
     status_code = 403
     code = "forbidden"
+
+
+class TwoFactorRequired(PermissionDenied):
+    """The workspace requires two-factor sign-in and this member has not turned it on."""
+
+    code = "two_factor_required"
 
 
 class Conflict(DomainError):

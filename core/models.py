@@ -2,7 +2,7 @@
 
 Global tables (marked by :class:`GlobalModel`): ``core_tenant``, ``core_user``,
 ``core_user_session``, ``core_security_log``, ``core_sign_in_throttle``,
-``core_recovery_code``, ``core_schedule_tick``. Everything
+``core_recovery_code``, ``core_schedule_tick``, ``core_operator``. Everything
 else is tenant-scoped with row-level security.
 """
 
@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.orm import APPEND_ONLY_KEY, GlobalModel, TenantModel, tenant_ref
@@ -44,6 +44,9 @@ class Tenant(GlobalModel):
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | suspended
     locale: Mapped[str] = mapped_column(String(10), default="en")
+    require_two_factor: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
 
 class User(GlobalModel):
@@ -88,6 +91,23 @@ class UserSession(GlobalModel):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+    # "workspace" (members) or "operator" (platform staff): each area accepts only its own.
+    area: Mapped[str] = mapped_column(String(10), default="workspace", server_default="workspace")
+    # Password checked, second factor still to come: the session opens nothing yet.
+    pending_second_factor: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+
+
+class Operator(GlobalModel):
+    """Platform staff: may sign in to the operator console. Grants nothing inside a tenant."""
+
+    __tablename__ = "core_operator"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("core_user.id", ondelete="CASCADE"), unique=True
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class SignInThrottle(GlobalModel):
@@ -160,7 +180,11 @@ class Position(TenantModel):
 
 
 class Membership(TenantModel):
-    """A user's place in a tenant: role, and where they sit in the organisation."""
+    """A user's place in a tenant: role, and where they sit in the organisation.
+
+    ``role`` is the built-in base role (owner, admin or member, defined in
+    :mod:`core.roles`); custom roles come on top through :class:`MemberRole`.
+    """
 
     __tablename__ = "core_membership"
     __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
@@ -171,6 +195,53 @@ class Membership(TenantModel):
     department_id: Mapped[uuid.UUID | None] = tenant_ref("core_department", nullable=True)
     manager_id: Mapped[uuid.UUID | None] = tenant_ref("core_membership", nullable=True)
     position_id: Mapped[uuid.UUID | None] = tenant_ref("core_position", nullable=True)
+
+
+class Role(TenantModel):
+    """A custom role an admin made: a set of permission codes and a data scope per resource.
+
+    ``scopes`` maps a resource (``crm.opportunity``) to ``own``, ``department``,
+    ``department_tree`` or ``all``; a resource not named gets ``all``.
+    """
+
+    __tablename__ = "core_role"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    permissions: Mapped[list[str]] = mapped_column(ARRAY(String(120)), default=list)
+    scopes: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)
+
+
+class MemberRole(TenantModel):
+    """A custom role held by a member (on top of the built-in one)."""
+
+    __tablename__ = "core_member_role"
+    __table_args__ = (UniqueConstraint("tenant_id", "membership_id", "role_id"),)
+
+    membership_id: Mapped[uuid.UUID] = tenant_ref(
+        "core_membership", ondelete="CASCADE", index=False
+    )
+    role_id: Mapped[uuid.UUID] = tenant_ref("core_role", ondelete="CASCADE")
+
+
+class ApiToken(TenantModel):
+    """A member's token for the JSON API of one workspace; only its SHA-256 is stored.
+
+    It carries at most the permissions chosen at creation, and never more than
+    the member holds at the time of use; it dies with the member's access.
+    """
+
+    __tablename__ = "core_api_token"
+
+    membership_id: Mapped[uuid.UUID] = tenant_ref("core_membership", ondelete="CASCADE")
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # shown in lists to tell tokens apart
+    permissions: Mapped[list[str]] = mapped_column(ARRAY(String(120)), default=list)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class TenantModule(TenantModel):

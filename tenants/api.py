@@ -8,6 +8,7 @@ from litestar.params import FromPath
 from tenants import services
 from tenants.schemas import EnabledModules, ModuleStatus
 from web.deps import CurrentTenant, DbSession, Registry
+from web.tenancy import requires
 
 
 @get("/modules", summary="Installed modules and whether this workspace has them on")
@@ -24,7 +25,11 @@ async def list_modules(tenant: CurrentTenant, registry: Registry) -> list[Module
     ]
 
 
-@post("/modules/{key:str}/enable", summary="Enable a module (and what it depends on)")
+@post(
+    "/modules/{key:str}/enable",
+    guards=[requires("core.billing.manage")],
+    summary="Enable a module (and what it depends on)",
+)
 async def enable(
     tenant: CurrentTenant, session: DbSession, registry: Registry, key: FromPath[str]
 ) -> EnabledModules:
@@ -32,7 +37,11 @@ async def enable(
     return EnabledModules(sorted(after.enabled))
 
 
-@post("/modules/{key:str}/disable", summary="Disable a module; its data is kept")
+@post(
+    "/modules/{key:str}/disable",
+    guards=[requires("core.billing.manage")],
+    summary="Disable a module; its data is kept",
+)
 async def disable(
     tenant: CurrentTenant, session: DbSession, registry: Registry, key: FromPath[str]
 ) -> EnabledModules:

@@ -8,9 +8,13 @@ from litestar.response import Redirect
 
 from tenants import services
 from web.deps import CurrentTenant, DbSession, Registry
+from web.tenancy import requires
 
 
-@post("/modules/{key:str}/enable")
+@post(
+    "/modules/{key:str}/enable",
+    guards=[requires("core.billing.manage")],
+)
 async def enable_from_page(
     tenant: CurrentTenant, session: DbSession, registry: Registry, key: FromPath[str]
 ) -> Redirect:

@@ -104,17 +104,56 @@ async def db(db_url: URL, settings: Settings) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+TEST_OWNER_EMAIL = "owner@atrium.test"
+
+
+async def _test_owner(db: Database):
+    """The user who owns every workspace ``make_tenant`` makes (and whom ``client`` signs in)."""
+    from core.identity import accounts
+    from core.models import User
+
+    async with db.global_transaction() as session:
+        user = await accounts.by_email(session, TEST_OWNER_EMAIL)
+        if user is None:
+            user = User(email=TEST_OWNER_EMAIL, display_name="Test Owner")
+            session.add(user)
+            await session.flush()
+        return user
+
+
 @pytest.fixture
 async def make_tenant(db: Database, registry: ModuleRegistry):
-    """Create workspaces with modules enabled: ``await make_tenant("acme", "sample")``."""
+    """Create workspaces with modules enabled: ``await make_tenant("acme", "sample")``.
+
+    The test owner (``TEST_OWNER_EMAIL``) is an owner of each, beside ``owner_email``.
+    """
+    from core.models import Membership
     from tenants.services import create_tenant_with_modules
 
     async def make(slug: str, *modules: str, owner_email: str | None = None):
-        return await create_tenant_with_modules(
+        ctx = await create_tenant_with_modules(
             db, registry, slug=slug, name=slug.title(), modules=modules, owner_email=owner_email
         )
+        owner = await _test_owner(db)
+        if owner_email != TEST_OWNER_EMAIL:
+            async with db.tenant_transaction(ctx.tenant_id) as session:
+                session.add(Membership(user_id=owner.id, role="owner"))
+        return ctx
 
     return make
+
+
+@pytest.fixture
+async def sign_in(db: Database, settings: Settings):
+    """Start a browser session for a user; returns the cookie value."""
+    from core.identity import sessions
+
+    async def start(user_id: uuid.UUID) -> str:
+        async with db.global_transaction() as session:
+            token, _row = await sessions.start(session, settings, user_id)
+        return token
+
+    return start
 
 
 class LiveServer:
@@ -143,7 +182,7 @@ class LiveServer:
 
 
 @pytest.fixture
-async def client(db: Database, registry: ModuleRegistry, settings: Settings):
+async def anonymous_client(db: Database, registry: ModuleRegistry, settings: Settings):
     """An HTTP client for the real app (on the test's fresh database) over loopback."""
     import httpx
 
@@ -152,6 +191,16 @@ async def client(db: Database, registry: ModuleRegistry, settings: Settings):
     app = create_app(settings, db=db, registry=registry)
     async with LiveServer(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
         yield http
+
+
+@pytest.fixture
+async def client(anonymous_client, db: Database, sign_in):
+    """The same client, signed in as the test owner (an owner of every ``make_tenant``)."""
+    from web.auth import SESSION_COOKIE
+
+    owner = await _test_owner(db)
+    anonymous_client.cookies.set(SESSION_COOKIE, await sign_in(owner.id))
+    return anonymous_client
 
 
 # --- the hook coverage check runs last, and only in a full run -------------------------------

@@ -29,17 +29,20 @@ from core import i18n, migrate
 from core.context import TenantContext
 from core.contributions import menu
 from core.db import Database
+from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
 from core.settings import Settings
 from tenants import api as tenants_api
 from tenants import views as tenants_views
-from web import pages
+from web import auth, pages
 from web.errors import EXCEPTION_HANDLERS
 from web.health import healthz
 from web.middleware import LOCALE_COOKIE, request_context
 from web.tenancy import (
+    ACTOR_KEY,
     TENANT_KEY,
     finish_request_session,
+    provide_actor,
     provide_db,
     provide_registry,
     provide_session,
@@ -101,6 +104,7 @@ def create_app(
         route_handlers=[
             healthz,
             pages.home,
+            *auth.PAGES,
             create_static_files_router(path="/static", directories=[WEB / "static"]),
             *core_routers,
             *module_routers,
@@ -108,6 +112,7 @@ def create_app(
         dependencies={
             "session": Provide(provide_session, sync_to_thread=False),
             "tenant": Provide(provide_tenant, sync_to_thread=False),
+            "actor": Provide(provide_actor, sync_to_thread=False),
             "registry": Provide(provide_registry, sync_to_thread=False),
             "db": Provide(provide_db, sync_to_thread=False),
         },
@@ -199,12 +204,16 @@ def _jinja(registry: ModuleRegistry) -> Environment:
 
 
 def _nav(request: Request[Any, Any, Any], registry: ModuleRegistry) -> dict[str, Any]:
-    """What the layout shows: the workspace and its enabled modules' menu entries."""
-    ctx: TenantContext | None = request.scope.get("state", {}).get(TENANT_KEY)
-    if ctx is None:
+    """What the layout shows: the workspace and the menu entries of its enabled modules
+    that the member may open."""
+    state = request.scope.get("state", {})
+    ctx: TenantContext | None = state.get(TENANT_KEY)
+    actor: Actor | None = state.get(ACTOR_KEY)
+    if ctx is None or actor is None:
         return {"workspace": None, "entries": []}
     entries = [
         {"module": key, "label": entry.label, "href": f"/t/{ctx.slug}{entry.path}"}
         for key, entry in menu(registry, ctx)
+        if entry.permission is None or actor.can(entry.permission)
     ]
     return {"workspace": ctx, "entries": entries}

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.response import Template
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_500_INTERNAL_SERVER_ERROR
 
 from core import logging as log_context
-from core.errors import DomainError, ModuleDisabled
+from core.errors import DomainError, ModuleDisabled, Unauthenticated
 from core.i18n import DEFAULT, N_, current_locale, gettext
 
 logger = logging.getLogger("atrium.web")
@@ -88,6 +89,10 @@ def _respond(
 
 
 def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    if isinstance(exc, Unauthenticated) and not wants_json(request):
+        # A browser that is not signed in goes to the sign-in page and comes back after.
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(f"/sign-in?next={quote(here)}", status_code=HTTP_303_SEE_OTHER)
     params = exc.params
     if isinstance(exc, ModuleDisabled) and params.get("name"):  # a manifest name is a msgid
         params = {**params, "name": gettext(params["name"])}

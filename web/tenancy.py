@@ -1,15 +1,26 @@
-"""Workspace requests: resolve the tenant, guard the module, one transaction per request.
+"""Workspace requests: who is asking, in which workspace, with which rights.
 
 Every route under ``/t/{tenant_slug}`` and ``/api/t/{tenant_slug}`` carries
-:func:`tenant_guard`. It opens the request's session, resolves the slug and
-sets the transaction's tenant in one round trip (``core_resolve_tenant``),
-and refuses a route of a module the tenant has not enabled. The session is
-committed (2xx/3xx) or rolled back (anything else) just before the response
-starts, so a client never sees success for work that was not committed.
+:func:`tenant_guard`. In one round trip (``core_resolve_request``) it
+resolves the slug and sets the transaction's tenant, checks the credential
+(the session cookie, or ``Authorization: Bearer`` on the API) and loads the
+member behind it with their department subtree and custom roles. The guard
+then builds the request's :class:`~core.permissions.Actor`:
+
+- no valid credential: 401 (a browser is sent to the sign-in page);
+- a valid credential but no active membership here: 404, as for a
+  workspace that does not exist (members of other workspaces learn nothing);
+- a workspace that requires two-factor sign-in and a member without it: 403;
+- a disabled module's route: the "enable this module" answer.
+
+The session is committed (2xx/3xx) or rolled back (anything else) just
+before the response starts, so a client never sees success for work that
+was not committed.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -21,14 +32,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import logging as log_context
 from core.context import TenantContext
 from core.db import Database
-from core.errors import ModuleDisabled, NotFound
+from core.errors import ModuleDisabled, NotFound, TwoFactorRequired, Unauthenticated
+from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
+from core.roles import rights
+from core.settings import Settings
+from web.auth import credentials
 
 SESSION_KEY = "atrium.session"
 TENANT_KEY = "atrium.tenant"
+ACTOR_KEY = "atrium.actor"
 RESOLVE = text(
-    "SELECT tenant_id, tenant_slug, tenant_status, tenant_locale, modules "
-    "FROM core_resolve_tenant(:slug)"
+    "SELECT * FROM core_resolve_request(:slug, :session_hash, :token_hash, :idle_minutes)"
 )
 
 
@@ -37,34 +52,77 @@ def _state(scope: Scope) -> dict[str, Any]:
 
 
 async def tenant_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
-    """Resolve ``tenant_slug``; 404 for an unknown workspace; refuse a disabled module."""
+    """Resolve workspace, credential and member; refuse what they may not reach."""
     db: Database = connection.app.state.db
+    settings: Settings = connection.app.state.settings
     session = db.session()
     _state(connection.scope)[SESSION_KEY] = session
-    slug = connection.path_params["tenant_slug"]
+    session_hash, token_hash = credentials(connection)
     # Core execution on the session's connection: the ORM's execute machinery buys nothing
     # for one SQL statement, and this runs on every workspace request.
     sql = await session.connection()
-    row = (await sql.execute(RESOLVE, {"slug": slug})).first()
+    params = {
+        "slug": connection.path_params["tenant_slug"],
+        "session_hash": session_hash,
+        "token_hash": token_hash,
+        "idle_minutes": settings.session_idle_minutes,
+    }
+    row = (await sql.execute(RESOLVE, params)).first()
     if row is None:
         raise NotFound("No workspace at this address.")
+    if row.membership_id is None:
+        if row.credential_valid:  # signed in, but not (or no longer) a member here
+            raise NotFound("No workspace at this address.")
+        raise Unauthenticated("Sign in to continue.")
     session.info["tenant_id"] = row.tenant_id
+    log_context.tenant.set(str(row.tenant_id))
+    if row.require_two_factor and row.token_permissions is None and not row.user_two_factor:
+        raise TwoFactorRequired(
+            "This workspace requires two-factor sign-in. Turn it on in your account first."
+        )
+    registry: ModuleRegistry = connection.app.state.registry
     ctx = TenantContext(
         tenant_id=row.tenant_id,
         slug=row.tenant_slug,
         enabled=frozenset(row.modules),
         locale=row.tenant_locale,
+        user_id=row.user_id,
     )
     _state(connection.scope)[TENANT_KEY] = ctx
-    log_context.tenant.set(str(ctx.tenant_id))
+    _state(connection.scope)[ACTOR_KEY] = _actor(registry, row)
     module = handler.opt.get("module")
     if module is not None and module not in ctx.enabled:
-        registry: ModuleRegistry = connection.app.state.registry
         raise ModuleDisabled(
             "The {name} module is not enabled for this workspace.",
             module=module,
             name=registry.manifest(module).name,
         )
+
+
+def _actor(registry: ModuleRegistry, row: Any) -> Actor:
+    custom = json.loads(row.custom_roles) if isinstance(row.custom_roles, str) else row.custom_roles
+    granted = rights(registry, row.base_role, [(codes, scopes) for codes, scopes in custom])
+    if row.token_permissions is not None:
+        granted = granted.limited_to(row.token_permissions)
+    return Actor(
+        tenant_id=row.tenant_id,
+        user_id=row.user_id,
+        membership_id=row.membership_id,
+        permissions=granted.permissions,
+        scopes=granted.scopes,
+        department_id=row.department_id,
+        department_tree=tuple(row.department_tree),
+    )
+
+
+def requires(code: str) -> Any:
+    """A route guard: the request's actor must hold ``code`` (403 naming it otherwise)."""
+
+    def guard(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+        _state(connection.scope)[ACTOR_KEY].require(code)
+
+    guard.__name__ = f"requires_{code.replace('.', '_')}"
+    return guard
 
 
 async def finish_request_session(message: Message, scope: Scope) -> None:
@@ -90,6 +148,10 @@ def provide_session(request: ASGIConnection) -> AsyncSession:
 
 def provide_tenant(request: ASGIConnection) -> TenantContext:
     return _state(request.scope)[TENANT_KEY]
+
+
+def provide_actor(request: ASGIConnection) -> Actor:
+    return _state(request.scope)[ACTOR_KEY]
 
 
 def provide_registry(request: ASGIConnection) -> ModuleRegistry:

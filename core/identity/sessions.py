@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.models import UserSession
 from core.settings import Settings
 
+WORKSPACE, OPERATOR = "workspace", "operator"  # sign-in areas; each accepts only its own
 TOUCH_EVERY = timedelta(minutes=1)  # last use is written at most once a minute per session
 
 
@@ -38,6 +39,8 @@ async def start(
     *,
     ip: str | None = None,
     user_agent: str | None = None,
+    area: str = WORKSPACE,
+    pending_second_factor: bool = False,
 ) -> tuple[str, UserSession]:
     """A new session for ``user_id``; returns the token to put in the cookie (shown once)."""
     token = secrets.token_urlsafe(32)
@@ -49,15 +52,31 @@ async def start(
         expires_at=now + timedelta(hours=settings.session_absolute_hours),
         ip=ip,
         user_agent=(user_agent or "")[:300] or None,
+        area=area,
+        pending_second_factor=pending_second_factor,
     )
     session.add(row)
     await session.flush()
     return token, row
 
 
-async def resolve(session: AsyncSession, settings: Settings, token: str) -> UserSession | None:
-    """The live session behind ``token``, its last use refreshed; None if it has ended."""
-    row = await session.scalar(select(UserSession).where(UserSession.token_hash == digest(token)))
+async def resolve(
+    session: AsyncSession,
+    settings: Settings,
+    token: str,
+    *,
+    area: str = WORKSPACE,
+    pending_second_factor: bool = False,
+) -> UserSession | None:
+    """The live session behind ``token`` in ``area``, its last use refreshed; None if it
+    has ended. A session waiting for its second factor is found only when asked for."""
+    row = await session.scalar(
+        select(UserSession).where(
+            UserSession.token_hash == digest(token),
+            UserSession.area == area,
+            UserSession.pending_second_factor.is_(pending_second_factor),
+        )
+    )
     now = _now()
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
@@ -69,14 +88,22 @@ async def resolve(session: AsyncSession, settings: Settings, token: str) -> User
     return row
 
 
-async def rotate(session: AsyncSession, settings: Settings, token: str) -> str:
-    """Replace a live session's token (after a privilege change); the old one stops working."""
-    current = await resolve(session, settings, token)
+async def rotate(
+    session: AsyncSession, settings: Settings, token: str, *, pending_second_factor: bool = False
+) -> str:
+    """Replace a live session's token (after a privilege change, or when the second factor
+    completes a sign-in); the old one stops working."""
+    current = await resolve(session, settings, token, pending_second_factor=pending_second_factor)
     if current is None:
         raise LookupError("no live session to rotate")
     current.revoked_at = _now()
     new_token, _row = await start(
-        session, settings, current.user_id, ip=current.ip, user_agent=current.user_agent
+        session,
+        settings,
+        current.user_id,
+        ip=current.ip,
+        user_agent=current.user_agent,
+        area=current.area,
     )
     return new_token
 
@@ -112,6 +139,7 @@ async def active(
         .where(
             UserSession.user_id == user_id,
             UserSession.revoked_at.is_(None),
+            UserSession.pending_second_factor.is_(False),
             UserSession.expires_at > now,
             UserSession.last_seen_at > now - timedelta(minutes=settings.session_idle_minutes),
         )

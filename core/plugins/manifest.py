@@ -21,10 +21,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Permission:
-    """A permission code (``crm.opportunity.write``) and its readable name (a msgid)."""
+    """A permission code (``crm.opportunity.write``) and its readable name (a msgid).
+
+    ``member`` is what the built-in Member role gets: None (not granted) or
+    the data scope it sees the resource with (``own``, ``department``,
+    ``department_tree``, ``all``). Owner and Admin get every code, scope ``all``.
+    """
 
     code: str
     label: str
+    member: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

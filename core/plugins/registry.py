@@ -21,6 +21,7 @@ from typing import Any
 import pluggy
 from croniter import croniter
 
+from core.permissions import Scope
 from core.plugins import hookspecs
 from core.plugins.manifest import ApprovalKind, EventHandler, ModuleManifest, handler_name
 
@@ -284,6 +285,13 @@ def _check_unique_codes(modules: Iterable[LoadedModule]) -> None:
 
 
 def _check_manifest(manifest: ModuleManifest) -> None:
+    for permission in manifest.permissions:
+        if permission.member is not None and permission.member.upper() not in Scope.__members__:
+            raise PluginError(
+                f"Module {manifest.key!r}: permission {permission.code!r} gives members the "
+                f"unknown data scope {permission.member!r} "
+                f"(one of {', '.join(s.key for s in Scope)})"
+            )
     for job in manifest.scheduled_jobs:
         if not croniter.is_valid(job.cron):
             raise PluginError(

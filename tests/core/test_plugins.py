@@ -176,6 +176,14 @@ def test_a_permission_declared_twice_by_one_module() -> None:
     assert message == "Module 'crm' declares the permission 'crm.lead.read' twice"
 
 
+def test_a_permission_giving_members_an_unknown_scope() -> None:
+    odd = (Permission("crm.lead.read", "Read leads", member="team"),)
+    message = refused(candidate(plugin("crm", permissions=odd)))
+    assert message.startswith(
+        "Module 'crm': permission 'crm.lead.read' gives members the unknown data scope 'team'"
+    )
+
+
 def test_duplicate_approval_kinds_across_modules_name_both_modules() -> None:
     erp = plugin("erp", approval_kinds=(ApprovalKind("erp.purchase", "Purchase"),))
     copy = plugin("copycat", approval_kinds=(ApprovalKind("erp.purchase", "Purchase"),))
