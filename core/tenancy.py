@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
@@ -39,3 +39,15 @@ async def tenant_context(session: AsyncSession, tenant_id: uuid.UUID) -> TenantC
         enabled=await enabled_modules(session),
         locale=tenant.locale,
     )
+
+
+async def workspaces_of(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[str, str, str]]:
+    """``(slug, name, role)`` of each workspace ``user_id`` is an active member of.
+
+    Memberships sit behind each tenant's row-level security, so this goes
+    through a function that returns only the user's own memberships.
+    """
+    rows = await session.execute(
+        text("SELECT slug, name, role FROM core_user_workspaces(:user_id)"), {"user_id": user_id}
+    )
+    return [(r.slug, r.name, r.role) for r in rows]

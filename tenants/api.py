@@ -1,13 +1,27 @@
-"""JSON API for module enablement (the app store's backend)."""
+"""JSON API for the workspace's own settings: modules (the app store's backend), roles,
+members' roles and API tokens."""
 
 from __future__ import annotations
 
-from litestar import get, post
+import uuid
+
+from litestar import delete, get, post, put
 from litestar.params import FromPath
 
+from core import roles
+from core.identity import api_tokens
+from core.models import ApiToken, Role
 from tenants import services
-from tenants.schemas import EnabledModules, ModuleStatus
-from web.deps import CurrentTenant, DbSession, Registry
+from tenants.schemas import (
+    ApiTokenIn,
+    ApiTokenOut,
+    EnabledModules,
+    MemberRolesIn,
+    ModuleStatus,
+    RoleIn,
+    RoleOut,
+)
+from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
 from web.tenancy import requires
 
 
@@ -50,3 +64,97 @@ async def disable(
 
 
 API = [list_modules, enable, disable]
+
+
+# --- roles ------------------------------------------------------------------------------
+
+
+def _role_out(role: Role) -> RoleOut:
+    return RoleOut(role.id, role.name, role.description, role.permissions, role.scopes)
+
+
+@get("/roles", guards=[requires("core.role.manage")], summary="Custom roles")
+async def list_roles(session: DbSession) -> list[RoleOut]:
+    return [_role_out(role) for role in await roles.roles(session)]
+
+
+@post("/roles", guards=[requires("core.role.manage")], summary="Create a custom role")
+async def create_role(
+    session: DbSession, registry: Registry, actor: CurrentActor, data: RoleIn
+) -> RoleOut:
+    role = await roles.create_role(
+        session,
+        registry,
+        name=data.name,
+        permissions=data.permissions,
+        scopes=data.scopes,
+        description=data.description,
+        actor_id=actor.user_id,
+    )
+    return _role_out(role)
+
+
+@put(
+    "/members/{membership_id:uuid}/roles",
+    guards=[requires("core.member.manage")],
+    summary="Set a member's built-in role and custom roles",
+)
+async def set_member_roles(
+    session: DbSession, actor: CurrentActor, membership_id: FromPath[uuid.UUID], data: MemberRolesIn
+) -> MemberRolesIn:
+    member = await roles.set_member_roles(
+        session, membership_id, base_role=data.role, role_ids=data.roles, actor_id=actor.user_id
+    )
+    return MemberRolesIn(member.role, data.roles)
+
+
+# --- API tokens ---------------------------------------------------------------------------
+
+
+def _token_out(token: ApiToken, plaintext: str | None = None) -> ApiTokenOut:
+    return ApiTokenOut(
+        token.id,
+        token.name,
+        token.prefix,
+        token.permissions,
+        token.expires_at,
+        token.last_used_at,
+        token.revoked_at,
+        plaintext,
+    )
+
+
+@get("/api-tokens", summary="My API tokens in this workspace")
+async def list_api_tokens(session: DbSession, actor: CurrentActor) -> list[ApiTokenOut]:
+    return [_token_out(token) for token in await api_tokens.mine(session, actor)]
+
+
+@post("/api-tokens", summary="Create an API token (its secret is shown once, in this answer)")
+async def create_api_token(
+    session: DbSession, actor: CurrentActor, data: ApiTokenIn
+) -> ApiTokenOut:
+    plaintext, token = await api_tokens.create(
+        session,
+        actor,
+        name=data.name,
+        permissions=data.permissions,
+        expires_in_days=data.expires_in_days,
+    )
+    return _token_out(token, plaintext)
+
+
+@delete("/api-tokens/{token_id:uuid}", summary="Revoke one of my API tokens")
+async def revoke_api_token(
+    session: DbSession, actor: CurrentActor, token_id: FromPath[uuid.UUID]
+) -> None:
+    await api_tokens.revoke(session, actor, token_id)
+
+
+API += [
+    list_roles,
+    create_role,
+    set_member_roles,
+    list_api_tokens,
+    create_api_token,
+    revoke_api_token,
+]

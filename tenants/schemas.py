@@ -1,6 +1,9 @@
-"""API shapes for module enablement."""
+"""API shapes for module enablement, roles and API tokens."""
 
 from __future__ import annotations
+
+import uuid
+from datetime import datetime
 
 import msgspec
 
@@ -15,3 +18,40 @@ class ModuleStatus(msgspec.Struct):
 
 class EnabledModules(msgspec.Struct):
     enabled: list[str]
+
+
+class RoleIn(msgspec.Struct):
+    name: str
+    permissions: list[str]
+    scopes: dict[str, str] = {}
+    description: str = ""
+
+
+class RoleOut(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    description: str
+    permissions: list[str]
+    scopes: dict[str, str]
+
+
+class MemberRolesIn(msgspec.Struct):
+    role: str  # owner | admin | member
+    roles: list[uuid.UUID] = []
+
+
+class ApiTokenIn(msgspec.Struct):
+    name: str
+    permissions: list[str]
+    expires_in_days: int | None = 90
+
+
+class ApiTokenOut(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    permissions: list[str]
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    token: str | None = None  # the secret, in the answer to its creation only

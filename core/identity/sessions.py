@@ -117,6 +117,19 @@ async def end(session: AsyncSession, token: str) -> None:
     )
 
 
+async def end_one(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    """Sign out one of the user's sessions (from their list of active sessions)."""
+    await session.execute(
+        update(UserSession)
+        .where(
+            UserSession.id == session_id,
+            UserSession.user_id == user_id,
+            UserSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=_now())
+    )
+
+
 async def end_all(session: AsyncSession, user_id: uuid.UUID, *, keep: str | None = None) -> int:
     """Sign out everywhere (but the session ``keep``); returns how many were ended."""
     query = (

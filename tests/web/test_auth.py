@@ -253,7 +253,8 @@ async def test_api_tokens_carry_their_permissions_expiry_and_last_use(
         row = await session.get(ApiToken, (acme.tenant_id, token.id))
         assert row is not None
         assert row.last_used_at is not None
-        assert row.token_hash != plaintext and plaintext.startswith(row.prefix)
+        assert row.token_hash != plaintext
+        assert plaintext.startswith(row.prefix)
         row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     expired = await anonymous_client.get("/api/t/acme/sample/notes/", headers=bearer)
     assert expired.status_code == 401
@@ -294,3 +295,59 @@ async def test_a_token_cannot_exceed_its_creators_rights(
                 session, actor, name="too much", permissions=["core.billing.manage"]
             )
     assert refused.value.params == {"permission": "core.billing.manage"}
+
+
+async def test_the_account_page_lists_sessions_and_signs_out_everywhere(
+    anonymous_client, db: Database, settings: Settings, acme, sign_in
+) -> None:
+    user = await _user(db, "mei@acme.test")
+    await _join(db, acme.tenant_id, user)
+    async with db.global_transaction() as session:
+        phone, _row = await sessions.start(session, settings, user.id, user_agent="Phone/1.0")
+    anonymous_client.cookies.set(SESSION_COOKIE, await sign_in(user.id))
+    page = await anonymous_client.get("/account", headers=HTML)
+    assert page.status_code == 200
+    assert "Phone/1.0" in page.text
+    assert 'href="/t/acme/"' in page.text
+    out = await anonymous_client.post(
+        "/account/sign-out-everywhere", data={"_csrf_token": _csrf(page)}, headers=HTML
+    )
+    assert out.headers["location"] == "/sign-in"
+    async with db.global_transaction() as session:
+        assert await sessions.active(session, settings, user.id) == []
+        assert await sessions.resolve(session, settings, phone) is None
+
+
+async def test_roles_and_tokens_over_the_api(client, db: Database, acme) -> None:
+    made = await client.post(
+        "/api/t/acme/roles",
+        json={
+            "name": "Sales",
+            "permissions": ["core.party.read", "core.party.write"],
+            "scopes": {"core.party": "department_tree"},
+        },
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["scopes"] == {"core.party": "department_tree"}
+    unknown = await client.post(
+        "/api/t/acme/roles", json={"name": "Odd", "permissions": ["crm.nothing.read"]}
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["permission"] == "crm.nothing.read"
+    async with db.tenant_transaction(acme.tenant_id) as session:
+        owner = await session.scalar(select(Membership).where(Membership.role == "owner"))
+        assert owner is not None
+    last_owner = await client.put(
+        f"/api/t/acme/members/{owner.id}/roles", json={"role": "member", "roles": []}
+    )
+    assert last_owner.status_code == 409
+    token = await client.post(
+        "/api/t/acme/api-tokens", json={"name": "sync", "permissions": ["core.party.read"]}
+    )
+    assert token.status_code == 201
+    secret = token.json()["token"]
+    assert secret.startswith(token.json()["prefix"])
+    listed = (await client.get("/api/t/acme/api-tokens")).json()
+    assert [t["token"] for t in listed] == [None]  # never shown again
+    gone = await client.delete(f"/api/t/acme/api-tokens/{listed[0]['id']}")
+    assert gone.status_code == 204

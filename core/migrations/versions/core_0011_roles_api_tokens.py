@@ -92,6 +92,18 @@ END
 $$
 """
 
+# The workspaces a user is an active member of (their own facts only), for their account page.
+USER_WORKSPACES = """
+CREATE FUNCTION core_user_workspaces(p_user_id uuid)
+RETURNS TABLE (slug text, name text, role text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT t.slug::text, t.name::text, m.role::text
+    FROM core_membership m JOIN core_tenant t ON t.id = m.tenant_id
+   WHERE m.user_id = p_user_id AND m.active
+   ORDER BY t.name
+$$
+"""
+
 RESOLVE_TENANT = """
 CREATE FUNCTION core_resolve_tenant(p_slug text)
 RETURNS TABLE (tenant_id uuid, tenant_slug text, tenant_status text, tenant_locale text,
@@ -236,9 +248,11 @@ def upgrade() -> None:
     op.enable_tenant_rls("core_api_token")
     op.execute("DROP FUNCTION core_resolve_tenant(text)")
     op.execute(RESOLVE_REQUEST)
+    op.execute(USER_WORKSPACES)
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION core_user_workspaces(uuid)")
     op.execute("DROP FUNCTION core_resolve_request(text, text, text, integer)")
     op.execute(RESOLVE_TENANT)
     op.drop_index("ix_core_api_token_membership_id", table_name="core_api_token")
