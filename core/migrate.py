@@ -115,6 +115,9 @@ def _create_table_with_rls(_context: Any, _revision: Any, op: ops.CreateTableOp)
 # Core's tables, by area; the shared master data keeps its models beside its services.
 CORE_MODELS = (
     "core.models",
+    "core.mail",
+    "core.identity.tokens",
+    "tenants.invitations",
     "core.parties.models",
     "core.products.models",
     "core.records.models",

@@ -11,6 +11,7 @@ outside the form CSRF check, so the Origin header stands in for it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
@@ -91,23 +92,48 @@ def sign_in_url(path: str) -> str:
 # --- pages ------------------------------------------------------------------------------
 
 
-def _form(template: str, status: int = 200, **context: Any) -> Template:
-    return Template(template, context=context, status_code=status)
+@dataclass(frozen=True, slots=True)
+class Area:
+    """A place one signs in to: members' workspaces, or the operator console.
+
+    Each has its own pages, cookie and sessions; a session of one area is
+    never accepted by the other.
+    """
+
+    key: str
+    prefix: str  # "" or "/operator"
+    cookie: str
+    home: str
+
+    def url(self, path: str) -> str:
+        return f"{self.prefix}{path}"
 
 
-@get("/sign-in", include_in_schema=False)
-async def sign_in_page(next: FromQuery[str | None] = None) -> Template:
-    return _form("auth/sign_in.html", next=local_target(next), email="")
+WORKSPACE_AREA = Area(sessions.WORKSPACE, "", SESSION_COOKIE, "/account")
+OPERATOR_AREA = Area(sessions.OPERATOR, "/operator", OPERATOR_COOKIE, "/operator/")
+AREAS = {area.key: area for area in (WORKSPACE_AREA, OPERATOR_AREA)}
 
 
-@post("/sign-in", include_in_schema=False)
-async def sign_in(
-    request: Request[Any, Any, Any],
-    data: FormData,
+def _form(template: str, area: Area, status: int = 200, **context: Any) -> Template:
+    return Template(template, context={"area": area, **context}, status_code=status)
+
+
+def _signed_in(
+    response: Response[Any], settings: Settings, area: Area, token: str
 ) -> Response[Any]:
+    return with_session_cookie(
+        response, settings, area.cookie, token, max_age=settings.session_absolute_hours * 3600
+    )
+
+
+async def password_step(
+    request: Request[Any, Any, Any], data: dict[str, str], area: Area
+) -> Response[Any]:
+    """The sign-in form's answer: the form again with the reason, the second-factor step,
+    or the page asked for with a new session cookie."""
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
-    target = local_target(data.get("next"))
+    target = local_target(data.get("next"), area.home)
     email = data.get("email", "")
     try:
         async with db.global_transaction() as session:
@@ -118,61 +144,78 @@ async def sign_in(
                 password=data.get("password", ""),
                 ip=client_ip(request),
                 user_agent=request.headers.get("user-agent"),
+                area=area.key,
             )
     except DomainError as error:
-        return _form("auth/sign_in.html", error.status_code, next=target, email=email, error=error)
+        return _form(
+            "auth/sign_in.html", area, error.status_code, next=target, email=email, error=error
+        )
     if user.totp_enabled_at is not None:
         redirect = Redirect(
-            f"/sign-in/two-factor?next={quote(target)}", status_code=HTTP_303_SEE_OTHER
+            f"/sign-in/two-factor?area={area.key}&next={quote(target)}",
+            status_code=HTTP_303_SEE_OTHER,
         )
         return with_session_cookie(
             redirect, settings, PENDING_COOKIE, token, max_age=PENDING_MINUTES * 60
         )
-    redirect = Redirect(target, status_code=HTTP_303_SEE_OTHER)
-    return with_session_cookie(
-        redirect, settings, SESSION_COOKIE, token, max_age=settings.session_absolute_hours * 3600
-    )
+    return _signed_in(Redirect(target, status_code=HTTP_303_SEE_OTHER), settings, area, token)
+
+
+async def sign_out_of(request: Request[Any, Any, Any], area: Area) -> Response[Any]:
+    db: Database = request.app.state.db
+    token = request.cookies.get(area.cookie)
+    if token:
+        async with db.global_transaction() as session:
+            await sessions.end(session, token)
+    redirect = Redirect(area.url("/sign-in"), status_code=HTTP_303_SEE_OTHER)
+    return without_cookie(redirect, request.app.state.settings, area.cookie)
+
+
+@get("/sign-in", include_in_schema=False)
+async def sign_in_page(next: FromQuery[str | None] = None) -> Template:
+    return _form("auth/sign_in.html", WORKSPACE_AREA, next=local_target(next), email="")
+
+
+@post("/sign-in", include_in_schema=False)
+async def sign_in(request: Request[Any, Any, Any], data: FormData) -> Response[Any]:
+    return await password_step(request, data, WORKSPACE_AREA)
 
 
 @get("/sign-in/two-factor", include_in_schema=False)
-async def two_factor_page(next: FromQuery[str | None] = None) -> Template:
-    return _form("auth/two_factor.html", next=local_target(next))
+async def two_factor_page(
+    next: FromQuery[str | None] = None, area: FromQuery[str] = sessions.WORKSPACE
+) -> Template:
+    where = AREAS.get(area, WORKSPACE_AREA)
+    return _form("auth/two_factor.html", where, next=local_target(next, where.home))
 
 
 @post("/sign-in/two-factor", include_in_schema=False)
-async def two_factor(
-    request: Request[Any, Any, Any],
-    data: FormData,
-) -> Response[Any]:
+async def two_factor(request: Request[Any, Any, Any], data: FormData) -> Response[Any]:
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
-    target = local_target(data.get("next"))
+    area = AREAS.get(data.get("area", ""), WORKSPACE_AREA)
+    target = local_target(data.get("next"), area.home)
     pending = request.cookies.get(PENDING_COOKIE, "")
     try:
         async with db.global_transaction() as session:
             token = await accounts.complete_second_factor(
-                session, settings, token=pending, code=data.get("code", ""), ip=client_ip(request)
+                session,
+                settings,
+                token=pending,
+                code=data.get("code", ""),
+                ip=client_ip(request),
+                area=area.key,
             )
     except DomainError as error:
-        return _form("auth/two_factor.html", error.status_code, next=target, error=error)
+        return _form("auth/two_factor.html", area, error.status_code, next=target, error=error)
     redirect = Redirect(target, status_code=HTTP_303_SEE_OTHER)
     without_cookie(redirect, settings, PENDING_COOKIE)
-    return with_session_cookie(
-        redirect, settings, SESSION_COOKIE, token, max_age=settings.session_absolute_hours * 3600
-    )
+    return _signed_in(redirect, settings, area, token)
 
 
 @post("/sign-out", include_in_schema=False)
 async def sign_out(request: Request[Any, Any, Any]) -> Response[Any]:
-    db: Database = request.app.state.db
-    settings: Settings = request.app.state.settings
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        async with db.global_transaction() as session:
-            await sessions.end(session, token)
-    return without_cookie(
-        Redirect("/sign-in", status_code=HTTP_303_SEE_OTHER), settings, SESSION_COOKIE
-    )
+    return await sign_out_of(request, WORKSPACE_AREA)
 
 
 PAGES = [sign_in_page, sign_in, two_factor_page, two_factor, sign_out]

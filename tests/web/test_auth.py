@@ -116,7 +116,7 @@ async def test_two_factor_sign_in_takes_a_code_and_issues_a_new_session(
         earlier = datetime.now(UTC) - timedelta(seconds=60)
         await two_factor.confirm(session, row, pyotp.TOTP(secret).at(earlier), now=earlier)
     first = await _form_sign_in(anonymous_client, "mei@acme.test")
-    assert first.headers["location"] == "/sign-in/two-factor?next=/t/acme/"
+    assert first.headers["location"] == "/sign-in/two-factor?area=workspace&next=/t/acme/"
     assert SESSION_COOKIE not in anonymous_client.cookies
     # The waiting sign-in opens nothing.
     assert (await anonymous_client.get("/api/t/acme/sample/notes/")).status_code == 401
