@@ -34,7 +34,7 @@ from core.plugins.registry import ModuleRegistry
 from core.settings import Settings
 from tenants import api as tenants_api
 from tenants import views as tenants_views
-from web import account, auth, pages
+from web import account, auth, operator, pages
 from web.errors import EXCEPTION_HANDLERS
 from web.health import healthz
 from web.middleware import LOCALE_COOKIE, request_context
@@ -106,6 +106,7 @@ def create_app(
             pages.home,
             *auth.PAGES,
             *account.PAGES,
+            *operator.PAGES,
             create_static_files_router(path="/static", directories=[WEB / "static"]),
             *core_routers,
             *module_routers,

@@ -1,4 +1,4 @@
-"""The ``atrium`` command: serve, worker, db, modules, tenants.
+"""The ``atrium`` command: serve, worker, db, modules, tenants, operators.
 
 With no DATABASE_URL every command that needs a database starts the
 embedded PostgreSQL in DATA_DIR first.
@@ -271,6 +271,28 @@ async def create_tenant(
         except DomainError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"created {ctx.slug} ({ctx.tenant_id}); modules: {', '.join(sorted(ctx.enabled))}")
+
+
+@main.group(help="Platform staff who may sign in to the operator console (/operator/).")
+def operators() -> None:
+    pass
+
+
+@operators.command(name="grant", help="Make an existing account an operator.")
+@click.argument("email")
+@click.pass_obj
+@run_async
+async def grant_operator(env: Env, email: str) -> None:
+    from core.errors import DomainError
+    from core.identity.accounts import grant_operator
+
+    async with connected(env) as db:
+        try:
+            async with db.global_transaction() as session:
+                user = await grant_operator(session, email)
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"{user.email} may now sign in at /operator/sign-in")
 
 
 if __name__ == "__main__":

@@ -92,7 +92,8 @@ def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[
     if isinstance(exc, Unauthenticated) and not wants_json(request):
         # A browser that is not signed in goes to the sign-in page and comes back after.
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return Redirect(f"/sign-in?next={quote(here)}", status_code=HTTP_303_SEE_OTHER)
+        area = "/operator" if request.url.path.startswith("/operator") else ""
+        return Redirect(f"{area}/sign-in?next={quote(here)}", status_code=HTTP_303_SEE_OTHER)
     params = exc.params
     if isinstance(exc, ModuleDisabled) and params.get("name"):  # a manifest name is a msgid
         params = {**params, "name": gettext(params["name"])}

@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database, add_unique
-from core.errors import Conflict, Unauthenticated, ValidationFailed
+from core.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from core.i18n import check_locale
 from core.identity import passwords, sessions, throttle, two_factor
 from core.models import Operator, SecurityEvent, User
@@ -186,3 +186,18 @@ async def record_security_event(
                 action=action, user_id=user_id, email=email, ip=ip, detail=detail or {}
             )
         )
+
+
+async def grant_operator(session: AsyncSession, email: str) -> User:
+    """Make the user with ``email`` an operator (platform staff); they must have an account."""
+    user = await by_email(session, normalise_email(email))
+    if user is None:
+        raise NotFound("No account with the e-mail address {email}.", email=email.strip())
+    operator = await session.scalar(select(Operator).where(Operator.user_id == user.id))
+    if operator is None:
+        session.add(Operator(user_id=user.id))
+    else:
+        operator.active = True
+    session.add(SecurityEvent(action="auth.operator_granted", user_id=user.id))
+    await session.flush()
+    return user
