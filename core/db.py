@@ -17,13 +17,13 @@ from __future__ import annotations
 import re
 import uuid
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -149,18 +149,29 @@ UNIQUE_VIOLATION = "23505"
 
 
 async def add_unique(session: AsyncSession, row: object) -> bool:
-    """Insert ``row`` in a savepoint; False, with nothing left pending, if a unique key refuses it.
+    """Insert ``row`` in a savepoint; False, with nothing pending, if a unique key refuses it."""
+    return await assign_unique(session, row, {})
 
-    The row is added inside the savepoint so that its rollback also forgets it:
-    added before, it would stay pending and fail the next flush of the transaction.
+
+async def assign_unique(session: AsyncSession, row: object, values: Mapping[str, Any]) -> bool:
+    """Set ``values`` on ``row`` (new or not) and write it in a savepoint; False if a unique
+    key refuses, with the change undone and the transaction still usable.
+
+    The row is added and its values set only once the savepoint has begun (beginning one
+    flushes whatever is pending), so the savepoint's rollback forgets a refused insert and
+    an update can be refused too; a refused existing row reads as it was before.
     """
     try:
         async with session.begin_nested():
+            for field, value in values.items():
+                setattr(row, field, value)
             session.add(row)
             await session.flush()
     except IntegrityError as exc:
         if getattr(exc.orig, "sqlstate", None) != UNIQUE_VIOLATION:
             raise
+        if inspect(row).persistent:
+            await session.refresh(row)  # the savepoint's rollback expired it
         return False
     return True
 

@@ -23,6 +23,7 @@ from core.models import Membership, Tenant, TenantModule, User
 from core.orm import uuid7
 from core.plugins.calls import resolve
 from core.plugins.registry import ModuleRegistry
+from core.products.services import seed_defaults
 from core.tenancy import enabled_modules
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -50,8 +51,12 @@ async def create_tenant(
     owner_email: str | None = None,
     owner_name: str | None = None,
     locale: str = "en",
+    seed: bool = True,
 ) -> Tenant:
-    """Create a workspace (and its owner) in the session's transaction: rows only, no DDL."""
+    """Create a workspace (and its owner) in the session's transaction: rows only, no DDL.
+
+    ``seed`` gives it its base currency, tax rates and units from its language.
+    """
     slug = check_slug(slug)
     name = name.strip()
     if not name:
@@ -60,8 +65,10 @@ async def create_tenant(
     tenant = Tenant(slug=slug, name=name, locale=locale, status="active")
     if not await add_unique(session, tenant):
         raise Conflict("The address {slug} is taken.", slug=slug)
+    await set_tenant(session, tenant.id)
+    if seed:
+        await seed_defaults(session, locale)
     if owner_email:
-        await set_tenant(session, tenant.id)
         user = await _user_by_email(session, owner_email) or User(
             email=owner_email.strip(), display_name=owner_name or owner_email, locale=locale
         )
@@ -174,10 +181,14 @@ async def create_tenant_with_modules(
     name: str,
     modules: tuple[str, ...] = (),
     owner_email: str | None = None,
+    locale: str = "en",
+    seed: bool = True,
 ) -> TenantContext:
     """The CLI's and tests' one-step workspace: create, then enable the named modules."""
     async with db.global_transaction() as session:
-        tenant = await create_tenant(session, slug=slug, name=name, owner_email=owner_email)
+        tenant = await create_tenant(
+            session, slug=slug, name=name, owner_email=owner_email, locale=locale, seed=seed
+        )
         await set_tenant(session, tenant.id)
         ctx = TenantContext(tenant_id=tenant.id, slug=tenant.slug, locale=tenant.locale)
         for key in modules:

@@ -125,14 +125,28 @@ async def _test_owner(db: Database):
 async def make_tenant(db: Database, registry: ModuleRegistry):
     """Create workspaces with modules enabled: ``await make_tenant("acme", "sample")``.
 
+    They start bare (no seeded currency, tax rates or units) unless ``seed=True``.
     The test owner (``TEST_OWNER_EMAIL``) is an owner of each, beside ``owner_email``.
     """
     from core.models import Membership
     from tenants.services import create_tenant_with_modules
 
-    async def make(slug: str, *modules: str, owner_email: str | None = None):
+    async def make(
+        slug: str,
+        *modules: str,
+        owner_email: str | None = None,
+        locale: str = "en",
+        seed: bool = False,
+    ):
         ctx = await create_tenant_with_modules(
-            db, registry, slug=slug, name=slug.title(), modules=modules, owner_email=owner_email
+            db,
+            registry,
+            slug=slug,
+            name=slug.title(),
+            modules=modules,
+            owner_email=owner_email,
+            locale=locale,
+            seed=seed,
         )
         owner = await _test_owner(db)
         if owner_email != TEST_OWNER_EMAIL:

@@ -25,7 +25,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from core import i18n, migrate
+from core import i18n, mail, migrate
 from core.context import TenantContext
 from core.contributions import menu
 from core.db import Database
@@ -34,7 +34,7 @@ from core.plugins.registry import ModuleRegistry
 from core.settings import Settings
 from tenants import api as tenants_api
 from tenants import views as tenants_views
-from web import account, auth, operator, pages
+from web import account, auth, mailbox, members, operator, pages, recovery
 from web.errors import EXCEPTION_HANDLERS
 from web.health import healthz
 from web.middleware import LOCALE_COOKIE, request_context
@@ -73,6 +73,7 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         database = db or Database.connect(settings)
         app.state.db = database
+        app.state.mailer = mail.mailer_for(settings, database)
         app.state.migration_ancestry = migrate.revision_ancestry(registry)
         worker_task: asyncio.Task[None] | None = None
         stop = asyncio.Event()
@@ -86,6 +87,7 @@ def create_app(
             stop.set()
             if worker_task is not None:
                 await worker_task
+            await mail.drain()  # mail still being sent records its outcome on the database
             if db is None:
                 await database.dispose()
 
@@ -107,8 +109,11 @@ def create_app(
             *auth.PAGES,
             *account.PAGES,
             *operator.PAGES,
+            *recovery.PAGES,
+            *mailbox.PAGES,
             create_static_files_router(path="/static", directories=[WEB / "static"]),
             *core_routers,
+            *workspace_routers(members.PAGES, members.API, tag="members"),
             *module_routers,
         ],
         dependencies={
