@@ -1,6 +1,8 @@
 """Domain errors: what the business rules say no with.
 
-Every error class lives here, so the message extractor finds each one.
+The message extractor knows every class defined here; an error class kept
+beside its service (one that carries a domain payload) marks its fixed
+message with ``N_()``.
 Each carries a stable ``code`` for the API, an HTTP status, and a message
 that is a translatable msgid with ``{placeholders}``; the web layer turns
 them into a JSON error body for the API or a friendly page for browsers.

@@ -20,6 +20,7 @@ from tenants.schemas import (
     ModuleStatus,
     RoleIn,
     RoleOut,
+    SecurityIn,
 )
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
 from web.tenancy import requires
@@ -158,3 +159,20 @@ API += [
     create_api_token,
     revoke_api_token,
 ]
+
+
+@put(
+    "/settings/security",
+    guards=[requires("core.settings.manage")],
+    summary="Require two-factor sign-in of every member (or not)",
+)
+async def set_security(
+    session: DbSession, tenant: CurrentTenant, actor: CurrentActor, data: SecurityIn
+) -> SecurityIn:
+    await services.require_two_factor(
+        session, tenant, data.require_two_factor, actor_id=actor.user_id
+    )
+    return data
+
+
+API.append(set_security)

@@ -55,3 +55,7 @@ class ApiTokenOut(msgspec.Struct):
     last_used_at: datetime | None
     revoked_at: datetime | None
     token: str | None = None  # the secret, in the answer to its creation only
+
+
+class SecurityIn(msgspec.Struct):
+    require_two_factor: bool

@@ -8,13 +8,15 @@ on first; disabling keeps every row, so enabling again shows it all.
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import audit
 from core.context import TenantContext
 from core.db import Database, add_unique, set_tenant
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -194,3 +196,23 @@ async def create_tenant_with_modules(
         for key in modules:
             ctx = await enable_module(session, registry, ctx, key)
         return ctx
+
+
+async def require_two_factor(
+    session: AsyncSession, ctx: TenantContext, required: bool, *, actor_id: uuid.UUID | None
+) -> None:
+    """Require (or stop requiring) two-factor sign-in of every member of the workspace.
+
+    Takes effect on each member's next request: one without 2FA is refused
+    until they turn it on (API tokens are not affected: they are not sign-ins).
+    """
+    await session.execute(
+        update(Tenant).where(Tenant.id == ctx.tenant_id).values(require_two_factor=required)
+    )
+    await audit.record(
+        session,
+        "core.settings.two_factor_required" if required else "core.settings.two_factor_optional",
+        actor_id=actor_id,
+        subject_type="core.tenant",
+        subject_id=ctx.tenant_id,
+    )

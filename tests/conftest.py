@@ -213,7 +213,8 @@ async def client(anonymous_client, db: Database, sign_in):
     from web.auth import SESSION_COOKIE
 
     owner = await _test_owner(db)
-    anonymous_client.cookies.set(SESSION_COOKIE, await sign_in(owner.id))
+    # The domain the server's own Set-Cookie uses, so a rotated id replaces this one.
+    anonymous_client.cookies.set(SESSION_COOKIE, await sign_in(owner.id), domain="127.0.0.1")
     return anonymous_client
 
 

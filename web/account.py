@@ -17,12 +17,12 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from core.db import Database
-from core.errors import Unauthenticated
-from core.identity import sessions
+from core.errors import Unauthenticated, ValidationFailed
+from core.identity import sessions, two_factor
 from core.models import User, UserSession
 from core.settings import Settings
 from core.tenancy import workspaces_of
-from web.auth import SESSION_COOKIE, without_cookie
+from web.auth import SESSION_COOKIE, FormData, with_session_cookie, without_cookie
 
 
 async def _signed_in(request: Request[Any, Any, Any], session: Any) -> UserSession:
@@ -71,4 +71,51 @@ async def sign_out_everywhere(request: Request[Any, Any, Any]) -> Response[Any]:
     )
 
 
-PAGES = [account_page, end_session, sign_out_everywhere]
+@get("/account/two-factor", include_in_schema=False)
+async def two_factor_setup(request: Request[Any, Any, Any]) -> Template:
+    """Start (or restart) enrolment: a new secret, shown as a key and an otpauth:// link."""
+    db: Database = request.app.state.db
+    async with db.global_transaction() as session:
+        current = await _signed_in(request, session)
+        user = await session.get(User, current.user_id)
+        assert user is not None
+        uri = None if user.totp_enabled_at else await two_factor.begin(session, user)
+        secret = user.totp_secret
+    return Template("account_two_factor.html", context={"user": user, "uri": uri, "secret": secret})
+
+
+@post("/account/two-factor", include_in_schema=False)
+async def two_factor_confirm(request: Request[Any, Any, Any], data: FormData) -> Response[Any]:
+    """Switch 2FA on with a first code; the recovery codes are shown once, and the session
+    gets a new id (a privilege change)."""
+    db: Database = request.app.state.db
+    settings: Settings = request.app.state.settings
+    try:
+        async with db.global_transaction() as session:
+            current = await _signed_in(request, session)
+            user = await session.get(User, current.user_id)
+            assert user is not None
+            codes = await two_factor.confirm(session, user, data.get("code", ""))
+            token = await sessions.rotate(session, settings, request.cookies[SESSION_COOKIE])
+    except ValidationFailed as error:
+        async with db.global_transaction() as session:
+            user = await session.get(User, (await _signed_in(request, session)).user_id)
+            secret = user.totp_secret if user else None
+        return Template(
+            "account_two_factor.html",
+            context={"user": user, "uri": None, "secret": secret, "error": error},
+            status_code=error.status_code,
+        )
+    page = Template("account_recovery_codes.html", context={"codes": codes})
+    return with_session_cookie(
+        page, settings, SESSION_COOKIE, token, max_age=settings.session_absolute_hours * 3600
+    )
+
+
+PAGES = [
+    account_page,
+    end_session,
+    sign_out_everywhere,
+    two_factor_setup,
+    two_factor_confirm,
+]

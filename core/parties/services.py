@@ -48,6 +48,7 @@ from sqlalchemy.orm import selectinload
 from core import audit
 from core.db import add_unique
 from core.errors import Conflict, NotFound, TenantMismatchError, ValidationFailed
+from core.i18n import N_
 from core.models import Department, Membership, Tenant
 from core.parties.models import (
     COMPANY,
@@ -97,7 +98,7 @@ class DuplicateSuspected(Conflict):
 
     def __init__(self, candidates: list[DuplicateCandidate]) -> None:
         super().__init__(
-            "This looks like a party that already exists.",
+            N_("This looks like a party that already exists."),
             candidates=[str(c.party_id) for c in candidates],
         )
         self.candidates = candidates

@@ -351,3 +351,29 @@ async def test_roles_and_tokens_over_the_api(client, db: Database, acme) -> None
     assert [t["token"] for t in listed] == [None]  # never shown again
     gone = await client.delete(f"/api/t/acme/api-tokens/{listed[0]['id']}")
     assert gone.status_code == 204
+
+
+async def test_turning_on_two_factor_satisfies_a_workspace_that_requires_it(
+    client, db: Database, acme
+) -> None:
+    required = await client.put("/api/t/acme/settings/security", json={"require_two_factor": True})
+    assert required.status_code == 200
+    refused = await client.get("/api/t/acme/sample/notes/")
+    assert refused.json()["error"]["code"] == "two_factor_required"
+    before = client.cookies[SESSION_COOKIE]
+    setup = await client.get("/account/two-factor", headers=HTML)
+    secret = setup.text.split('id="totp-secret">')[1].split("<")[0]
+    done = await client.post(
+        "/account/two-factor",
+        data={"_csrf_token": _csrf(setup), "code": pyotp.TOTP(secret).now()},
+        headers=HTML,
+    )
+    assert done.status_code == 200
+    assert done.text.count("<code>") == 10  # the recovery codes, shown once
+    assert client.cookies[SESSION_COOKIE] != before  # a new session id on privilege change
+    assert (await client.get("/api/t/acme/sample/notes/")).status_code == 200
+    async with db.tenant_transaction(acme.tenant_id) as session:
+        from core.models import AuditEntry
+
+        actions = set(await session.scalars(select(AuditEntry.action)))
+    assert "core.settings.two_factor_required" in actions
