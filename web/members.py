@@ -11,6 +11,7 @@ address's account and join.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +24,10 @@ from sqlalchemy import and_, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import roles
+from core.context import TenantContext
 from core.errors import DomainError, ValidationFailed
 from core.models import Department, Membership, User
+from core.permissions import Actor
 from tenants import invitations, members
 from tenants.invitations import Invitation
 from web.auth import FormData
@@ -316,6 +319,17 @@ async def invite_from_page(
     return _back(tenant)
 
 
+async def _then_back(
+    session: AsyncSession, tenant: TenantContext, actor: Actor, action: Awaitable[Any]
+) -> Response[Any]:
+    """Run a form's action; back to the members page, or the page again with the reason."""
+    try:
+        await action
+    except DomainError as error:
+        return await _page(session, tenant, actor, error=error)
+    return _back(tenant)
+
+
 @post("/invitations/{invitation_id:uuid}/revoke", guards=[requires(MANAGE)])
 async def revoke_from_page(
     session: DbSession,
@@ -323,11 +337,9 @@ async def revoke_from_page(
     actor: CurrentActor,
     invitation_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
-    try:
-        await invitations.revoke(session, invitation_id, by=actor.user_id)
-    except DomainError as error:
-        return await _page(session, tenant, actor, error=error)
-    return _back(tenant)
+    return await _then_back(
+        session, tenant, actor, invitations.revoke(session, invitation_id, by=actor.user_id)
+    )
 
 
 @post("/members/{membership_id:uuid}/deactivate", guards=[requires(MANAGE)])
@@ -337,11 +349,9 @@ async def deactivate_from_page(
     actor: CurrentActor,
     membership_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
-    try:
-        await members.deactivate_member(session, membership_id, by=actor.user_id)
-    except DomainError as error:
-        return await _page(session, tenant, actor, error=error)
-    return _back(tenant)
+    return await _then_back(
+        session, tenant, actor, members.deactivate_member(session, membership_id, by=actor.user_id)
+    )
 
 
 @post("/members/{membership_id:uuid}/reactivate", guards=[requires(MANAGE)])
@@ -351,11 +361,9 @@ async def reactivate_from_page(
     actor: CurrentActor,
     membership_id: FromPath[uuid.UUID],
 ) -> Response[Any]:
-    try:
-        await members.reactivate_member(session, membership_id, by=actor.user_id)
-    except DomainError as error:
-        return await _page(session, tenant, actor, error=error)
-    return _back(tenant)
+    return await _then_back(
+        session, tenant, actor, members.reactivate_member(session, membership_id, by=actor.user_id)
+    )
 
 
 PAGES = [
