@@ -1,5 +1,8 @@
 """The benchmarks' databases: a server (embedded or DATABASE_URL), fresh databases, the seed.
 
+The seed includes who the requests come from: one user, owner of every bench
+tenant, signed in once (a real session made by ``core.identity.sessions.start``).
+
 Every database a benchmark creates is recorded in its :class:`Environment` and
 dropped by :func:`drop_databases`; an embedded server started here is stopped
 and its temporary directory removed by :func:`stop_environment`.
@@ -12,6 +15,7 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ TEST_MODULES = ("tests.sample_module.plugin", "tests.sample_addon.plugin")
 TENANTS = 100
 NOTES_PER_TENANT = 1_000
 SLUGS_SQL = "SELECT slug, id FROM core_tenant"
+BENCH_EMAIL = "bench@example.com"  # owns every bench tenant; every request signs in as them
 
 
 def bench_settings(owner: str) -> Any:
@@ -96,15 +101,27 @@ async def drop_databases(env: Environment) -> None:
         await core_db.drop_database(env.maintenance, env.databases.pop())
 
 
-async def prepare(env: Environment) -> tuple[URL, URL, dict[str, Any]]:
+@dataclass(frozen=True)
+class Prepared:
+    bench: URL  # migrated and seeded
+    signup: URL  # the empty, migrated schema
+    session_token: str  # the bench user's session: the atrium_session cookie's value
+    facts: dict[str, Any]  # what the setup did, for the report
+
+
+async def prepare(env: Environment, owner_sql: Sequence[str] = ()) -> Prepared:
     """Create and migrate the bench database, clone it empty for signup, seed it.
 
-    Returns the bench database, the signup database and facts about the seed.
+    The bench user owns every bench tenant and has one live session; ``owner_sql``
+    runs as the owner at the end (what a baseline needs in the database).
     """
     import asyncpg
+    from sqlalchemy import select
 
     from core import migrate
     from core.db import Database
+    from core.identity import sessions
+    from core.models import User
     from tenants.services import create_tenant_with_modules
 
     stamp = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -122,8 +139,16 @@ async def prepare(env: Environment) -> tuple[URL, URL, dict[str, Any]]:
     try:
         for i in range(TENANTS):
             await create_tenant_with_modules(
-                db, modules, slug=slug(i), name=f"Bench {i:03d}", modules=("sample",)
+                db,
+                modules,
+                slug=slug(i),
+                name=f"Bench {i:03d}",
+                modules=("sample",),
+                owner_email=BENCH_EMAIL,
             )
+        async with db.global_transaction() as session:
+            user_id = await session.scalar(select(User.id).where(User.email == BENCH_EMAIL))
+            session_token, _row = await sessions.start(session, settings, user_id)
     finally:
         await db.dispose()
     facts["tenants_s"] = time.perf_counter() - began
@@ -154,18 +179,23 @@ async def prepare(env: Environment) -> tuple[URL, URL, dict[str, Any]]:
         for table in ("sample_note", "sample_tag"):
             await conn.execute(f"VACUUM (ANALYZE) {table}")
         await conn.execute("ANALYZE")
+        for statement in owner_sql:
+            await conn.execute(statement)
         row = await conn.fetchrow(
             """
             SELECT (SELECT count(*) FROM sample_note) AS notes,
                    (SELECT count(*) FROM sample_tag) AS tags,
                    (SELECT count(*) FROM core_tenant) AS tenants,
+                   (SELECT count(*) FROM core_membership m JOIN core_user u ON u.id = m.user_id
+                     WHERE u.email = $1 AND m.active) AS memberships,
                    min(c) AS min_per_tenant, max(c) AS max_per_tenant,
                    current_setting('server_version') AS server_version
               FROM (SELECT count(*) AS c FROM sample_note GROUP BY tenant_id) per_tenant
-            """
+            """,
+            BENCH_EMAIL,
         )
         facts.update(dict(row))
     finally:
         await conn.close()
     facts["seed_s"] = time.perf_counter() - began
-    return bench, signup, facts
+    return Prepared(bench, signup, session_token, facts)

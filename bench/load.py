@@ -1,13 +1,15 @@
 """Bounded HTTP load on loopback: ``wrk`` when installed, else a small asyncio client.
 
 Both run in a separate process from the server under test, keep connections
-alive, rotate over a list of paths, stop after a fixed duration and report
-requests/s and latency percentiles in the same shape (:class:`LoadResult`).
-Only 127.0.0.1 is ever a target.
+alive, rotate over a list of paths, send the same headers on every request (the
+session cookie), stop after a fixed duration and report requests/s and latency
+percentiles in the same shape (:class:`LoadResult`). Only 127.0.0.1 is ever a
+target.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import shutil
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -54,17 +57,20 @@ def run_load(
     duration: float,
     connections: int,
     tool: str,
+    headers: Mapping[str, str],
 ) -> LoadResult:
     """Drive ``base_url`` for ``duration`` seconds with ``connections`` keep-alive connections."""
     if urlsplit(base_url).hostname != LOOPBACK:
         raise ValueError(f"load is only ever sent to {LOOPBACK}, not {base_url}")
+    header_lines = [f"{name}: {value}" for name, value in headers.items()]
     if tool == "wrk":
-        return _run_wrk(base_url, paths, duration, connections)
-    return _run_python(base_url, paths, duration, connections)
+        return _run_wrk(base_url, paths, duration, connections, header_lines)
+    return _run_python(base_url, paths, duration, connections, header_lines)
 
 
 # --- wrk -------------------------------------------------------------------------------------
 
+# wrk.format without headers sends wrk.headers: the ones given with -H.
 _LUA = """
 local paths = {%(paths)s}
 local n = 0
@@ -83,7 +89,9 @@ end
 """
 
 
-def _run_wrk(base_url: str, paths: list[str], duration: float, connections: int) -> LoadResult:
+def _run_wrk(
+    base_url: str, paths: list[str], duration: float, connections: int, header_lines: list[str]
+) -> LoadResult:
     lua = _LUA % {"paths": ", ".join(json.dumps(p) for p in paths), "mark": _MARK}
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
@@ -96,6 +104,7 @@ def _run_wrk(base_url: str, paths: list[str], duration: float, connections: int)
                 f"-d{max(1, round(duration))}s",
                 "--timeout",
                 "5s",
+                *(arg for line in header_lines for arg in ("-H", line)),
                 "-s",
                 script.name,
                 base_url,
@@ -129,9 +138,20 @@ def _result(tool: str, stdout: str) -> LoadResult:
 # --- the asyncio client (no wrk) --------------------------------------------------------------
 
 
-def _run_python(base_url: str, paths: list[str], duration: float, connections: int) -> LoadResult:
+def _run_python(
+    base_url: str, paths: list[str], duration: float, connections: int, header_lines: list[str]
+) -> LoadResult:
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.load", base_url, str(duration), str(connections), *paths],
+        [
+            sys.executable,
+            "-m",
+            "bench.load",
+            *(arg for line in header_lines for arg in ("--header", line)),
+            base_url,
+            str(duration),
+            str(connections),
+            *paths,
+        ],
         capture_output=True,
         text=True,
         timeout=duration + 60,
@@ -141,7 +161,12 @@ def _run_python(base_url: str, paths: list[str], duration: float, connections: i
 
 
 async def _connection(
-    host: str, port: int, paths: list[str], start: int, deadline: float, out: list[float]
+    host: str,
+    port: int,
+    requests: list[bytes],
+    start: int,
+    deadline: float,
+    out: list[float],
 ) -> int:
     """One keep-alive connection issuing GETs back to back; returns its error count."""
     errors = 0
@@ -149,10 +174,10 @@ async def _connection(
     i = start
     try:
         while time.perf_counter() < deadline:
-            path = paths[i % len(paths)]
+            request = requests[i % len(requests)]
             i += 1
             began = time.perf_counter()
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+            writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
             for line in head.split(b"\r\n")[1:]:
@@ -168,16 +193,20 @@ async def _connection(
     return errors
 
 
-async def _client(base_url: str, duration: float, connections: int, paths: list[str]) -> None:
+async def _client(
+    base_url: str, duration: float, connections: int, paths: list[str], header_lines: list[str]
+) -> None:
     parts = urlsplit(base_url)
     host, port = parts.hostname or LOOPBACK, parts.port or 80
+    head = "".join(f"{line}\r\n" for line in [f"Host: {host}:{port}", *header_lines])
+    requests = [f"GET {path} HTTP/1.1\r\n{head}\r\n".encode() for path in paths]
     latencies: list[float] = []
     began = time.perf_counter()
     deadline = began + duration
     step = max(1, len(paths) // connections)
     counts = await asyncio.gather(
         *(
-            _connection(host, port, paths, c * step, deadline, latencies)
+            _connection(host, port, requests, c * step, deadline, latencies)
             for c in range(connections)
         ),
         return_exceptions=True,
@@ -202,7 +231,13 @@ async def _client(base_url: str, duration: float, connections: int, paths: list[
 
 
 if __name__ == "__main__":
-    url, seconds, conns, *request_paths = sys.argv[1:]
-    if urlsplit(url).hostname != LOOPBACK:
+    parser = argparse.ArgumentParser(prog="python -m bench.load")
+    parser.add_argument("--header", action="append", default=[], help="'Name: value'")
+    parser.add_argument("url")
+    parser.add_argument("seconds", type=float)
+    parser.add_argument("connections", type=int)
+    parser.add_argument("paths", nargs="+")
+    cli = parser.parse_args()
+    if urlsplit(cli.url).hostname != LOOPBACK:
         raise SystemExit(f"load is only ever sent to {LOOPBACK}")
-    asyncio.run(_client(url, float(seconds), int(conns), request_paths))
+    asyncio.run(_client(cli.url, cli.seconds, cli.connections, cli.paths, cli.header))

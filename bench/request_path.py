@@ -2,13 +2,14 @@
 
 ``python -m bench.request_path`` (from the repository root) measures, in one run:
 
-1. **Request path.** ``GET /api/t/{slug}/sample/notes/?limit=50`` on the real app
-   (tenant resolution, module guard, tenant-scoped ORM session, row-level security,
-   commit in ``before_send``) against a minimal Litestar app in this file that runs
-   the same statements on a raw asyncpg pool, as the same non-superuser app role
-   (so RLS applies to both), and returns the same JSON. 50 rows out of 100,000
-   across 100 tenants; each server alone, one uvicorn process, loaded from another
-   process on 127.0.0.1. Target: ours >= 0.5 x raw requests/s.
+1. **Request path.** ``GET /api/t/{slug}/sample/notes/?limit=50`` signed in with a
+   session cookie, on the real app (tenant guard: workspace, session and member in
+   one call; module guard, tenant-scoped ORM session, row-level security, commit in
+   ``before_send``) against a minimal Litestar app in this file that signs the
+   request in too and runs the same statements on a raw asyncpg pool, as the same
+   non-superuser app role (so RLS applies to both), and returns the same JSON. 50
+   rows out of 100,000 across 100 tenants; each server alone, one uvicorn process,
+   loaded from another process on 127.0.0.1. Target: ours >= 0.5 x raw requests/s.
 2. **RLS cost.** The same 50-row query as the app role, policy on (``sample_note``)
    versus a copy of the table without RLS (``sample_note_norls``). Target <= 1.15x.
 3. **Tenant creation.** ``create_tenant_with_modules(..., modules=("sample",))`` at 10
@@ -20,12 +21,28 @@ starts an embedded PostgreSQL in a temporary directory; with DATABASE_URL it
 creates (and afterwards drops) its own databases on that server.
 
 Why the endpoint as it is: ``NoteService.page`` loads each page's tags with a
-second query (``selectinload``). That is what users of this endpoint get, so the
-headline compares it with a raw endpoint that also fetches the tags in a second
-statement and returns the same JSON (``NoteOut`` with ``tags``): the same rows,
-the same round trips (BEGIN, tenant, notes, tags, COMMIT), the same bytes. A
+second query. That is what users of this endpoint get, so the headline compares
+it with a raw endpoint that also fetches the tags in a second statement and
+returns the same JSON (``NoteOut`` with ``tags``): the same rows, the same round
+trips (BEGIN, sign-in with the tenant, notes, tags, COMMIT), the same bytes. A
 "plain" pair (one query, no tags, on both sides) is printed too, to show what
 the relationship load costs; it is not the target figure.
+
+Both sides authenticate. Workspace routes need a credential, so every request
+(both load tools and the correctness check) carries the ``atrium_session``
+cookie of one bench user who owns every bench tenant. A hand-written app would
+not skip that work either, so the raw endpoint does what it would do: hash the
+cookie and, in the same round trip as the tenant lookup, find the live session
+(not revoked, expired or idle; its last use written at most once a minute) and
+the user's active membership, answering 401 without a valid session and 404 to
+a non-member. The membership is behind RLS and the tenant is only known once
+the slug is resolved, so that round trip is a small SECURITY DEFINER function
+(``RAW_SIGN_IN``) the bench creates, as a hand-written app on this schema would
+need too. What it leaves out is what only ours offers: the tenant's enabled
+modules, the two-factor rule, the member's department subtree and custom roles
+(for permissions and data scopes); that is part of what "ours" pays for, as the
+module check always was. Both servers must answer 401 to a request without the
+cookie, or the comparison is void.
 """
 
 from __future__ import annotations
@@ -51,16 +68,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from litestar.params import FromQuery
+from litestar.params import FromQuery, Parameter
 from sqlalchemy.engine import URL, make_url
 
-from bench.costs import SET_TENANT, RlsResult, SignupResult, measure_rls, measure_signup
+from bench.costs import RlsResult, SignupResult, measure_rls, measure_signup
 from bench.database import (
     NOTES_PER_TENANT,
-    SLUGS_SQL,
     TENANTS,
     asyncpg_dsn,
     bench_settings,
@@ -73,14 +89,53 @@ from bench.database import (
     url_string,
 )
 from bench.load import LoadResult, pick_tool, run_load
+from core.identity.sessions import digest
 from tests.sample_module.schemas import NoteOut
+from web.auth import SESSION_COOKIE
 from web.deps import DbSession  # module level: Litestar resolves handler annotations here
+
+SessionCookie = Annotated[str | None, Parameter(cookie=SESSION_COOKIE)]
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = 50
 OWNER_ENV = "BENCH_OWNER_URL"
 NOTES_PATH = "/api/t/{slug}/sample/notes/?limit=50"
 PLAIN_PATH = "/api/t/{slug}/sample/plain-notes/?limit=50"
+
+# The raw endpoint's sign-in, created by the bench as the owner: the workspace by slug (and
+# the transaction's tenant), the live session by the cookie's hash, touched at most once a
+# minute, and the user's active membership. SECURITY DEFINER because the session is looked
+# up before the tenant is set and the membership is behind RLS.
+RAW_SIGN_IN = """
+CREATE FUNCTION bench_raw_sign_in(p_slug text, p_session_hash text, p_idle_minutes integer)
+RETURNS TABLE (tenant_id uuid, signed_in boolean, member boolean)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+  v_tenant uuid;
+  v_session uuid;
+  v_user uuid;
+  v_last timestamptz;
+BEGIN
+  SELECT t.id INTO v_tenant FROM core_tenant t WHERE t.slug = p_slug;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  PERFORM set_config('app.tenant_id', v_tenant::text, true);
+  SELECT s.id, s.user_id, s.last_seen_at INTO v_session, v_user, v_last
+    FROM core_user_session s
+   WHERE s.token_hash = p_session_hash AND s.area = 'workspace'
+     AND NOT s.pending_second_factor AND s.revoked_at IS NULL AND s.expires_at > now()
+     AND s.last_seen_at > now() - make_interval(mins => p_idle_minutes);
+  IF FOUND AND v_last < now() - interval '1 minute' THEN
+    UPDATE core_user_session s SET last_seen_at = now() WHERE s.id = v_session;
+  END IF;
+  RETURN QUERY SELECT v_tenant, v_session IS NOT NULL,
+    EXISTS (SELECT 1 FROM core_membership m
+             WHERE m.tenant_id = v_tenant AND m.user_id = v_user AND m.active);
+END
+$$
+"""
+RAW_SIGN_IN_SQL = "SELECT * FROM bench_raw_sign_in($1, $2, $3)"
 
 # The raw endpoint's statements: what the ORM sends for NoteService.page, written by hand.
 NOTES_SQL = (
@@ -137,36 +192,41 @@ def raw_app(owner: str) -> Any:
     """The baseline: a bare Litestar app, a raw asyncpg pool, the same app role."""
     import asyncpg
     from litestar import Litestar, get
-    from litestar.exceptions import NotFoundException
+    from litestar.exceptions import NotAuthorizedException, NotFoundException
 
     from core.db import app_url
 
-    dsn = asyncpg_dsn(app_url(make_url(owner), bench_settings(owner)))
+    settings = bench_settings(owner)
+    dsn = asyncpg_dsn(app_url(make_url(owner), settings))
     state: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Litestar) -> AsyncIterator[None]:
         # The same ceiling as the app's SQLAlchemy pool (pool_size 10 + max_overflow 10).
-        pool = await asyncpg.create_pool(dsn, min_size=1, max_size=20, reset=_keep_session)
-        async with pool.acquire() as conn:  # tenants are global rows: read once, no RLS
-            state["tenants"] = {r["slug"]: r["id"] for r in await conn.fetch(SLUGS_SQL)}
-        state["pool"] = pool
+        state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=20, reset=_keep_session)
         try:
             yield
         finally:
-            await pool.close()
+            await state["pool"].close()
 
-    def tenant_of(tenant_slug: str) -> uuid.UUID:
-        tenant_id = state["tenants"].get(tenant_slug)
-        if tenant_id is None:
+    async def sign_in(conn: Any, tenant_slug: str, token: str | None) -> uuid.UUID:
+        """The workspace's id, its tenant set, once the cookie's session is a member's."""
+        found = await conn.fetchrow(
+            RAW_SIGN_IN_SQL,
+            tenant_slug,
+            digest(token) if token else None,
+            settings.session_idle_minutes,
+        )
+        if found is None or (found["signed_in"] and not found["member"]):
             raise NotFoundException("No workspace at this address.")
-        return tenant_id
+        if not found["signed_in"]:
+            raise NotAuthorizedException("Sign in to continue.")
+        return found["tenant_id"]
 
     @get("/api/t/{tenant_slug:str}/sample/notes/")
-    async def notes(tenant_slug: str, limit: int = 50) -> list[NoteOut]:
-        tenant_id = tenant_of(tenant_slug)
+    async def notes(tenant_slug: str, session: SessionCookie, limit: int = 50) -> list[NoteOut]:
         async with state["pool"].acquire() as conn, conn.transaction():
-            await conn.execute(SET_TENANT, str(tenant_id))
+            tenant_id = await sign_in(conn, tenant_slug, session)
             rows = await conn.fetch(NOTES_SQL, tenant_id, min(max(limit, 1), 200))
             tags = await conn.fetch(TAGS_SQL, tenant_id, [r["id"] for r in rows])
         by_note: dict[uuid.UUID, list[str]] = defaultdict(list)
@@ -184,10 +244,11 @@ def raw_app(owner: str) -> Any:
         ]
 
     @get("/api/t/{tenant_slug:str}/sample/plain-notes/")
-    async def plain_notes(tenant_slug: str, limit: int = 50) -> list[NoteRow]:
-        tenant_id = tenant_of(tenant_slug)
+    async def plain_notes(
+        tenant_slug: str, session: SessionCookie, limit: int = 50
+    ) -> list[NoteRow]:
         async with state["pool"].acquire() as conn, conn.transaction():
-            await conn.execute(SET_TENANT, str(tenant_id))
+            tenant_id = await sign_in(conn, tenant_slug, session)
             rows = await conn.fetch(NOTES_SQL, tenant_id, min(max(limit, 1), 200))
         return [
             NoteRow(id=r["id"], title=r["title"], body=r["body"], created_at=r["created_at"])
@@ -232,13 +293,13 @@ class Server:
                 stderr=subprocess.STDOUT,
             )
 
-    def wait_ready(self, probe: str, timeout: float = 90.0) -> None:
+    def wait_ready(self, probe: str, headers: dict[str, str], timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.kind} server died:\n{self.log_path.read_text()}")
             with contextlib.suppress(OSError):
-                if fetch(self.base_url + probe)[0] == 200:
+                if fetch(self.base_url + probe, headers)[0] == 200:
                     return
             time.sleep(0.1)
         raise RuntimeError(f"{self.kind} server not ready after {timeout} s")
@@ -261,9 +322,11 @@ class Server:
                 self.proc.wait(timeout=10)
 
 
-def fetch(url: str) -> tuple[int, bytes]:
+def fetch(url: str, headers: dict[str, str]) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers), timeout=10
+        ) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -285,45 +348,52 @@ class PairResult:
     raw: Side
     same_json: bool
     checked: int
+    refuses_anonymous: bool  # both answered 401 to the same request without the cookie
 
     @property
     def ratio(self) -> float:
         return self.ours.load.rps / self.raw.load.rps if self.raw.load.rps else 0.0
 
+    @property
+    def comparable(self) -> bool:
+        return self.same_json and self.refuses_anonymous
+
 
 def measure_pair(
-    name: str, ours_kind: str, path: str, owner: URL, logs: Path, args: argparse.Namespace
+    name: str,
+    ours_kind: str,
+    path: str,
+    owner: URL,
+    session_token: str,
+    logs: Path,
+    args: argparse.Namespace,
 ) -> PairResult:
     """Serve ``path`` from ours, then from raw (never both at once); same JSON checked."""
     paths = [path.format(slug=slug(i)) for i in range(TENANTS)]
     probes = [paths[0], paths[TENANTS // 2], paths[-1]]
+    signed_in = {"Cookie": f"{SESSION_COOKIE}={session_token}"}
     bodies: dict[str, list[bytes]] = {}
+    anonymous: dict[str, int] = {}
     runs: dict[str, list[Side]] = {"ours": [], "raw": []}
     for _round in range(args.rounds):
         for side, kind in (("ours", ours_kind), ("raw", "raw")):
             server = Server(kind, owner, logs)
             try:
-                server.wait_ready(paths[0])
-                answers = [fetch(server.base_url + p) for p in probes]
+                server.wait_ready(paths[0], signed_in)
+                answers = [fetch(server.base_url + p, signed_in) for p in probes]
                 if any(status != 200 for status, _ in answers):
                     raise RuntimeError(f"{kind} answered {answers[0][0]}: {answers[0][1][:300]!r}")
                 bodies[side] = [body for _, body in answers]
+                anonymous[side] = fetch(server.base_url + probes[0], {})[0]
+                load = {
+                    "connections": args.connections,
+                    "tool": args.tool,
+                    "headers": signed_in,
+                }
                 if args.warmup > 0:
-                    run_load(
-                        server.base_url,
-                        paths,
-                        duration=args.warmup,
-                        connections=args.connections,
-                        tool=args.tool,
-                    )
+                    run_load(server.base_url, paths, duration=args.warmup, **load)
                 cpu_before = server.cpu_seconds()
-                result = run_load(
-                    server.base_url,
-                    paths,
-                    duration=args.duration,
-                    connections=args.connections,
-                    tool=args.tool,
-                )
+                result = run_load(server.base_url, paths, duration=args.duration, **load)
                 cpu_after = server.cpu_seconds()
             finally:
                 server.stop()
@@ -336,7 +406,8 @@ def measure_pair(
         json.loads(a) == json.loads(b) and len(json.loads(a)) == PAGE
         for a, b in zip(bodies["ours"], bodies["raw"], strict=True)
     )
-    return PairResult(name, _median(runs["ours"]), _median(runs["raw"]), same, len(probes))
+    refused = all(status == 401 for status in anonymous.values())
+    return PairResult(name, _median(runs["ours"]), _median(runs["raw"]), same, len(probes), refused)
 
 
 def _median(runs: list[Side]) -> Side:
@@ -367,11 +438,13 @@ def run(args: argparse.Namespace) -> None:
     lines: list[str] = []
     try:
         print("== setup", flush=True)
-        bench, signup, facts = asyncio.run(prepare(env))
+        prepared = asyncio.run(prepare(env, owner_sql=(RAW_SIGN_IN,)))
+        bench, facts = prepared.bench, prepared.facts
         print(
             f"  PostgreSQL {facts['server_version']}, {env.where}; migrated in "
             f"{facts['migrate_s']:.1f} s; {facts['tenants']} tenants ('sample' on) in "
-            f"{facts['tenants_s']:.1f} s; {facts['notes']:,} notes "
+            f"{facts['tenants_s']:.1f} s, the bench user owner of {facts['memberships']} "
+            f"and signed in; {facts['notes']:,} notes "
             f"({facts['min_per_tenant']}..{facts['max_per_tenant']} per tenant) and "
             f"{facts['tags']:,} tags bulk-loaded in {facts['seed_s']:.1f} s\n"
             f"  Python {platform.python_version()}, {os.cpu_count()} CPUs, uvicorn "
@@ -391,13 +464,14 @@ def run(args: argparse.Namespace) -> None:
         )
 
         print("== request path: each server alone, one uvicorn process", flush=True)
-        pairs = [measure_pair("endpoint", "ours", NOTES_PATH, bench, logs, args)]
+        token = prepared.session_token
+        pairs = [measure_pair("endpoint", "ours", NOTES_PATH, bench, token, logs, args)]
         if not args.no_plain:
-            pairs.append(measure_pair("plain", "ours-plain", PLAIN_PATH, bench, logs, args))
+            pairs.append(measure_pair("plain", "ours-plain", PLAIN_PATH, bench, token, logs, args))
 
         print("== tenant creation: create_tenant_with_modules(modules=('sample',))", flush=True)
         s = asyncio.run(
-            measure_signup(signup, args.creations, args.small_tenants, args.large_tenants)
+            measure_signup(prepared.signup, args.creations, args.small_tenants, args.large_tenants)
         )
         print(
             f"  at {s.small_at:,}: median {s.small:.2f} ms  at {s.large_at:,}: median "
@@ -422,13 +496,15 @@ def summary(pairs: list[PairResult], rls: RlsResult, s: SignupResult) -> list[st
         "SUMMARY (each target is checked; lines marked 'info' explain the figures)",
         rule,
         f"Request path: GET /api/t/{{slug}}/sample/notes/?limit={PAGE} "
-        f"({TENANTS} tenants x {NOTES_PER_TENANT:,} notes; tags included)",
+        f"({TENANTS} tenants x {NOTES_PER_TENANT:,} notes; tags included; signed in)",
         f"  ours  {_side_line(endpoint.ours)}",
         f"  raw   {_side_line(endpoint.raw)}",
         f"  ratio ours/raw requests/s {endpoint.ratio:.2f}    target >= 0.50    "
-        f"{verdict(endpoint.ratio >= 0.5 and endpoint.same_json)}",
+        f"{verdict(endpoint.ratio >= 0.5 and endpoint.comparable)}",
         f"  same JSON from both ({endpoint.checked} tenants compared): "
         + ("yes" if endpoint.same_json else "NO - the comparison is void"),
+        "  both answer 401 without the session cookie: "
+        + ("yes" if endpoint.refuses_anonymous else "NO - the comparison is void"),
     ]
     for pair in pairs[1:]:
         out += [
@@ -436,7 +512,9 @@ def summary(pairs: list[PairResult], rls: RlsResult, s: SignupResult) -> list[st
             f"  ours  {_side_line(pair.ours)}",
             f"  raw   {_side_line(pair.raw)}",
             f"  ratio ours/raw requests/s {pair.ratio:.2f}    (info)    same JSON: "
-            + ("yes" if pair.same_json else "NO"),
+            + ("yes" if pair.same_json else "NO")
+            + "    401 without the cookie: "
+            + ("yes" if pair.refuses_anonymous else "NO"),
         ]
     out += [
         "RLS cost: 50 rows of one tenant by id, prepared, as the app role (median)",
