@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
+from core.i18n import N_
 from core.plugins.calls import collect
 from core.plugins.manifest import DashboardWidget, MenuEntry
 from core.plugins.registry import ModuleRegistry
@@ -28,9 +29,18 @@ class Widget:
     data: WidgetData
 
 
+#: Core's own pages in every workspace: the shared master data and the members.
+CORE_MENU = (
+    MenuEntry(N_("Customers and suppliers"), "/parties", permission="core.party.read", order=10),
+    MenuEntry(N_("Products"), "/products", permission="core.product.read", order=20),
+    MenuEntry(N_("Members"), "/members", permission="core.member.read", order=900),
+)
+
+
 def menu(registry: ModuleRegistry, ctx: TenantContext) -> list[tuple[str, MenuEntry]]:
-    """Navigation entries of the enabled modules, in install order then entry order."""
-    entries = [
+    """Core's entries and the enabled modules', by order (then install and entry order)."""
+    entries = [("core", entry) for entry in CORE_MENU]
+    entries += [
         (key, entry)
         for key, loaded in registry.modules.items()
         if key in ctx.enabled

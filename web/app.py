@@ -29,8 +29,12 @@ from core import i18n, mail, migrate
 from core.context import TenantContext
 from core.contributions import menu
 from core.db import Database
+from core.parties import api as parties_api
+from core.parties import views as parties_views
 from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
+from core.products import api as products_api
+from core.products import views as products_views
 from core.settings import Settings
 from tenants import api as tenants_api
 from tenants import views as tenants_views
@@ -114,6 +118,8 @@ def create_app(
             create_static_files_router(path="/static", directories=[WEB / "static"]),
             *core_routers,
             *workspace_routers(members.PAGES, members.API, tag="members"),
+            *workspace_routers(parties_views.PAGES, parties_api.API, tag="parties"),
+            *workspace_routers(products_views.PAGES, products_api.API, tag="products"),
             *module_routers,
         ],
         dependencies={

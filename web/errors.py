@@ -22,6 +22,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DBAPIError
 
 from core import logging as log_context
 from core.errors import DomainError, ModuleDisabled, Unauthenticated
@@ -119,6 +120,18 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     return _respond(request, exc.status_code, body)
 
 
+def database_refused(request: Request[Any, Any, Any], exc: DBAPIError) -> Response[Any]:
+    """A value the database cannot store (a NUL character, a number out of range: SQLSTATE
+    class 22) is the caller's input, not our fault: 422, and the request rolls back."""
+    if not str(getattr(exc.orig, "sqlstate", "") or "").startswith("22"):
+        return unexpected_error(request, exc)
+    body = {
+        "code": "validation_failed",
+        "message": gettext("The input holds a value that cannot be stored."),
+    }
+    return _respond(request, 422, body)
+
+
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.exception("Unhandled error on %s %s", request.method, request.url.path)
     body = {
@@ -146,5 +159,6 @@ def _code_for(status: int) -> str:
 EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     DomainError: domain_error,
     HTTPException: http_error,
+    DBAPIError: database_refused,
     Exception: unexpected_error,
 }

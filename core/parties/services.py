@@ -210,7 +210,7 @@ def _contact_points(
         if key in rows:
             continue
         row = by_value.get(key) or PartyContactPoint(kind=point.kind, value_normalised=normalised)
-        row.value = point.value.strip()
+        row.value = _bounded(point.value, 320, "A contact value has at most {max} characters.")
         row.domain = domain
         row.label = _bounded(point.label, 50, "A label has at most {max} characters.")
         row.is_primary = point.is_primary
