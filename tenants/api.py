@@ -4,17 +4,19 @@ members' roles and API tokens."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from litestar import delete, get, post, put
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
-from core import roles
+from core import audit, roles
 from core.identity import api_tokens
 from core.models import ApiToken, Role
 from tenants import services
 from tenants.schemas import (
     ApiTokenIn,
     ApiTokenOut,
+    AuditEntryOut,
     EnabledModules,
     MemberRolesIn,
     ModuleStatus,
@@ -176,3 +178,34 @@ async def set_security(
 
 
 API.append(set_security)
+
+
+@get("/audit", guards=[requires("core.audit.read")], summary="The audit log, newest first")
+async def audit_log(
+    session: DbSession,
+    action: FromQuery[str | None] = None,
+    actor_id: FromQuery[uuid.UUID | None] = None,
+    since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
+    before: FromQuery[uuid.UUID | None] = None,
+    limit: FromQuery[int] = 50,
+) -> list[AuditEntryOut]:
+    """Filter by action, actor and time; page with ``before`` = the last id seen."""
+    rows = await audit.entries(
+        session,
+        action=action,
+        actor_id=actor_id,
+        since=since,
+        until=until,
+        before=before,
+        limit=limit,
+    )
+    return [
+        AuditEntryOut(
+            r.id, r.action, r.actor_id, r.subject_type, r.subject_id, r.detail, r.ip, r.at
+        )
+        for r in rows
+    ]
+
+
+API.append(audit_log)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -59,3 +60,14 @@ class ApiTokenOut(msgspec.Struct):
 
 class SecurityIn(msgspec.Struct):
     require_two_factor: bool
+
+
+class AuditEntryOut(msgspec.Struct):
+    id: uuid.UUID
+    action: str
+    actor_id: uuid.UUID | None
+    subject_type: str | None
+    subject_id: uuid.UUID | None
+    detail: dict[str, Any]
+    ip: str | None
+    at: datetime

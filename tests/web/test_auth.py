@@ -377,3 +377,17 @@ async def test_turning_on_two_factor_satisfies_a_workspace_that_requires_it(
 
         actions = set(await session.scalars(select(AuditEntry.action)))
     assert "core.settings.two_factor_required" in actions
+
+
+async def test_admins_read_the_audit_log_and_members_may_not(
+    client, anonymous_client, db: Database, acme, sign_in
+) -> None:
+    await client.post("/api/t/acme/roles", json={"name": "Clerks", "permissions": []})
+    log = await client.get("/api/t/acme/audit", params={"action": "core.role.created"})
+    assert log.status_code == 200
+    assert [e["detail"]["name"] for e in log.json()] == ["Clerks"]
+    user = await _user(db, "mei@acme.test")
+    await _join(db, acme.tenant_id, user)
+    anonymous_client.cookies.set(SESSION_COOKIE, await sign_in(user.id))
+    refused = await anonymous_client.get("/api/t/acme/audit")
+    assert refused.json()["error"]["permission"] == "core.audit.read"
