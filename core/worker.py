@@ -48,10 +48,11 @@ from core.context import TenantContext
 from core.db import Database
 from core.errors import NotFound
 from core.events import decode
+from core.jobs import CORE, CORE_JOBS
 from core.logging import tenant as log_tenant
 from core.models import EventDelivery, OutboxEvent
 from core.orm import uuid7
-from core.plugins.manifest import EventHandler, handler_name
+from core.plugins.manifest import EventHandler, ScheduledJob, handler_name
 from core.plugins.registry import ModuleRegistry
 from core.tenancy import tenant_context
 
@@ -224,7 +225,9 @@ class Worker:
         max_attempts: int = 8,
         poll_interval: float = 1.0,
         name: str | None = None,
+        core_jobs: Sequence[ScheduledJob] = CORE_JOBS,
     ) -> None:
+        self.core_jobs = tuple(core_jobs)  # core's own jobs, run for every active tenant
         if batch_size < 1 or lease_seconds < 0 or max_attempts < 1 or poll_interval < 0:
             raise ValueError(
                 "batch_size and max_attempts must be at least 1, lease_seconds and "
@@ -426,9 +429,9 @@ class Worker:
         """The handlers of the modules this tenant has enabled, in install order."""
         if event_type == JOB_DUE_EVENT:
             module, job_key = payload.get("module"), payload.get("job")
-            if module not in ctx.enabled or module not in self.registry.modules:
+            if module != CORE and module not in ctx.enabled:
                 return []
-            for job in self.registry.manifest(module).scheduled_jobs:
+            for job in self._jobs().get(module, ()):
                 if job.key == job_key:
                     return [_Handler(f"{module}.job.{job.key}", job.run)]
             return []
@@ -537,16 +540,22 @@ class Worker:
 
     # --- scheduled jobs ---------------------------------------------------------------
 
+    def _jobs(self) -> dict[str, tuple[ScheduledJob, ...]]:
+        """Core's jobs (every active tenant) and each loaded module's (tenants that have it)."""
+        modules = {key: m.manifest.scheduled_jobs for key, m in self.registry.modules.items()}
+        return {CORE: self.core_jobs, **modules}
+
     async def fire_due_jobs(self, now: datetime | None = None) -> int:
-        """Fan out every loaded module's jobs due at or before ``now``; returns events made.
+        """Fan out core's and every loaded module's jobs due at or before ``now``; returns
+        the events made.
 
         Only the latest due time of each job is fired: a worker that was down for
         three days runs a daily job once, not three times.
         """
         now = datetime.now(UTC) if now is None else now
         created = 0
-        for module, loaded in self.registry.modules.items():
-            for job in loaded.manifest.scheduled_jobs:
+        for module, jobs in self._jobs().items():
+            for job in jobs:
                 due = latest_due(job.cron, now)
                 if self._fired.get((module, job.key)) == due:
                     continue

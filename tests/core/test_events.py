@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -413,16 +413,17 @@ async def test_scheduled_job_fans_out_once_per_due_time(
     async with db.tenant_transaction(delta.tenant_id) as session:
         await disable_module(session, registry, delta, "sample")
 
+    def worker() -> Worker:  # the module's jobs alone (core's are tested on their own)
+        return Worker(db, registry, core_jobs=())
+
     monday = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)  # the digest is due daily at 07:00 UTC
-    first = Worker(db, registry)
+    first = worker()
     assert await first.fire_due_jobs(monday) == 2
     assert await first.fire_due_jobs(monday) == 0
-    assert await Worker(db, registry).fire_due_jobs(monday.replace(hour=7, minute=0)) == 0
+    assert await worker().fire_due_jobs(monday.replace(hour=7, minute=0)) == 0
 
     tuesday = datetime(2026, 3, 3, 7, 0, 5, tzinfo=UTC)
-    made = await asyncio.gather(
-        Worker(db, registry).fire_due_jobs(tuesday), Worker(db, registry).fire_due_jobs(tuesday)
-    )
+    made = await asyncio.gather(worker().fire_due_jobs(tuesday), worker().fire_due_jobs(tuesday))
     assert sorted(made) == [0, 2]
 
     async with db.global_transaction() as session:
@@ -443,6 +444,43 @@ async def test_scheduled_job_fans_out_once_per_due_time(
     async with db.tenant_transaction(alpha.tenant_id) as session:
         handlers = await session.scalars(select(EventDelivery.handler))
         assert set(handlers) == {"sample.job.digest"}
+
+
+async def test_core_jobs_run_for_every_active_workspace_whatever_its_modules(
+    db: Database, registry: ModuleRegistry, make_tenant
+) -> None:
+    from core.jobs import CORE_JOBS
+    from core.records.models import Activity
+    from core.records.timeline import schedule_activity
+
+    bare = await make_tenant("bare-jobs")  # no modules at all
+    with_sample = await make_tenant("sample-jobs", "sample")
+    async with db.tenant_transaction(bare.tenant_id) as session:
+        owner = await session.scalar(select(Membership.user_id).where(Membership.role == "owner"))
+        assert owner is not None
+        await schedule_activity(
+            session,
+            "core.party",
+            uuid.uuid4(),
+            activity_type="call",
+            summary="Call back",
+            assignee_id=owner,
+            due_on=date(2026, 3, 1),
+        )
+    worker = Worker(db, registry)
+    monday = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
+    made = await worker.fire_due_jobs(monday)
+    # Each core job once per workspace, plus the sample module's digest for the one that has it.
+    assert made == len(CORE_JOBS) * 2 + 1
+    await drain(worker)
+    async with db.tenant_transaction(bare.tenant_id) as session:
+        handlers = set(await session.scalars(select(EventDelivery.handler)))
+        reminded = await session.scalar(select(Activity.reminded_at))
+    assert handlers == {f"core.job.{job.key}" for job in CORE_JOBS}
+    assert reminded is not None
+    async with db.tenant_transaction(with_sample.tenant_id) as session:
+        handlers = set(await session.scalars(select(EventDelivery.handler)))
+    assert "sample.job.digest" in handlers
 
 
 # --- the arithmetic ---------------------------------------------------------------------
