@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 from litestar import delete, get, post, put
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from core import audit, roles
 from core.identity import api_tokens
@@ -83,7 +83,7 @@ async def list_roles(session: DbSession) -> list[RoleOut]:
 
 @post("/roles", guards=[requires("core.role.manage")], summary="Create a custom role")
 async def create_role(
-    session: DbSession, registry: Registry, actor: CurrentActor, data: RoleIn
+    session: DbSession, registry: Registry, actor: CurrentActor, data: JSONBody[RoleIn]
 ) -> RoleOut:
     role = await roles.create_role(
         session,
@@ -103,7 +103,10 @@ async def create_role(
     summary="Set a member's built-in role and custom roles",
 )
 async def set_member_roles(
-    session: DbSession, actor: CurrentActor, membership_id: FromPath[uuid.UUID], data: MemberRolesIn
+    session: DbSession,
+    actor: CurrentActor,
+    membership_id: FromPath[uuid.UUID],
+    data: JSONBody[MemberRolesIn],
 ) -> MemberRolesIn:
     member = await roles.set_member_roles(
         session, membership_id, base_role=data.role, role_ids=data.roles, actor_id=actor.user_id
@@ -134,7 +137,7 @@ async def list_api_tokens(session: DbSession, actor: CurrentActor) -> list[ApiTo
 
 @post("/api-tokens", summary="Create an API token (its secret is shown once, in this answer)")
 async def create_api_token(
-    session: DbSession, actor: CurrentActor, data: ApiTokenIn
+    session: DbSession, actor: CurrentActor, data: JSONBody[ApiTokenIn]
 ) -> ApiTokenOut:
     plaintext, token = await api_tokens.create(
         session,
@@ -169,7 +172,7 @@ API += [
     summary="Require two-factor sign-in of every member (or not)",
 )
 async def set_security(
-    session: DbSession, tenant: CurrentTenant, actor: CurrentActor, data: SecurityIn
+    session: DbSession, tenant: CurrentTenant, actor: CurrentActor, data: JSONBody[SecurityIn]
 ) -> SecurityIn:
     await services.require_two_factor(
         session, tenant, data.require_two_factor, actor_id=actor.user_id
