@@ -86,10 +86,11 @@ def rights(
 ) -> Rights:
     """A member's effective rights from their built-in role and custom roles'
     ``(permissions, scopes)``."""
-    known = {p.code for p in all_permissions(registry)}
+    declared = all_permissions(registry)
+    known = {p.code for p in declared}
     grants: dict[str, Scope] = {}
     scopes: dict[str, Scope] = {}
-    for permission in all_permissions(registry):
+    for permission in declared:
         if base_role == OWNER or (base_role == ADMIN and permission.code not in OWNER_ONLY):
             _grant(grants, scopes, permission.code, Scope.ALL)
         elif base_role == MEMBER and permission.member is not None:

@@ -22,13 +22,18 @@ from core.identity import sessions, two_factor
 from core.models import User, UserSession
 from core.settings import Settings
 from core.tenancy import workspaces_of
-from web.auth import SESSION_COOKIE, FormData, with_session_cookie, without_cookie
+from web.auth import (
+    SESSION_COOKIE,
+    WORKSPACE_AREA,
+    FormData,
+    current_session,
+    with_signed_in_cookie,
+    without_cookie,
+)
 
 
 async def _signed_in(request: Request[Any, Any, Any], session: Any) -> UserSession:
-    settings: Settings = request.app.state.settings
-    token = request.cookies.get(SESSION_COOKIE)
-    current = await sessions.resolve(session, settings, token) if token else None
+    current = await current_session(request, session, WORKSPACE_AREA)
     if current is None:
         raise Unauthenticated("Sign in to continue.")
     return current
@@ -107,9 +112,7 @@ async def two_factor_confirm(request: Request[Any, Any, Any], data: FormData) ->
             status_code=error.status_code,
         )
     page = Template("account_recovery_codes.html", context={"codes": codes})
-    return with_session_cookie(
-        page, settings, SESSION_COOKIE, token, max_age=settings.session_absolute_hours * 3600
-    )
+    return with_signed_in_cookie(page, settings, WORKSPACE_AREA, token)
 
 
 PAGES = [

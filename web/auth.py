@@ -21,11 +21,13 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
 from core.errors import DomainError, PermissionDenied
 from core.identity import accounts, sessions
 from core.identity.sessions import digest
+from core.models import UserSession
 from core.settings import Settings
 
 SESSION_COOKIE = "atrium_session"
@@ -118,12 +120,24 @@ def _form(template: str, area: Area, status: int = 200, **context: Any) -> Templ
     return Template(template, context={"area": area, **context}, status_code=status)
 
 
-def _signed_in(
+def with_signed_in_cookie(
     response: Response[Any], settings: Settings, area: Area, token: str
 ) -> Response[Any]:
+    """``response`` carrying a new session of ``area``, kept as long as the session may live."""
     return with_session_cookie(
         response, settings, area.cookie, token, max_age=settings.session_absolute_hours * 3600
     )
+
+
+async def current_session(
+    connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession, area: Area
+) -> UserSession | None:
+    """The live session of ``area`` behind the request's cookie, if any (pages outside a
+    workspace; workspace routes get theirs from the tenant guard)."""
+    token = connection.cookies.get(area.cookie)
+    if not token:
+        return None
+    return await sessions.resolve(session, connection.app.state.settings, token, area=area.key)
 
 
 async def password_step(
@@ -158,7 +172,9 @@ async def password_step(
         return with_session_cookie(
             redirect, settings, PENDING_COOKIE, token, max_age=PENDING_MINUTES * 60
         )
-    return _signed_in(Redirect(target, status_code=HTTP_303_SEE_OTHER), settings, area, token)
+    return with_signed_in_cookie(
+        Redirect(target, status_code=HTTP_303_SEE_OTHER), settings, area, token
+    )
 
 
 async def sign_out_of(request: Request[Any, Any, Any], area: Area) -> Response[Any]:
@@ -210,7 +226,7 @@ async def two_factor(request: Request[Any, Any, Any], data: FormData) -> Respons
         return _form("auth/two_factor.html", area, error.status_code, next=target, error=error)
     redirect = Redirect(target, status_code=HTTP_303_SEE_OTHER)
     without_cookie(redirect, settings, PENDING_COOKIE)
-    return _signed_in(redirect, settings, area, token)
+    return with_signed_in_cookie(redirect, settings, area, token)
 
 
 @post("/sign-out", include_in_schema=False)

@@ -19,24 +19,23 @@ from litestar.response import Template
 from sqlalchemy import select
 
 from core.errors import Unauthenticated
-from core.identity import sessions
 from core.models import Operator, Tenant
-from web.auth import OPERATOR_AREA, FormData, local_target, password_step, sign_out_of
+from web.auth import (
+    OPERATOR_AREA,
+    FormData,
+    current_session,
+    local_target,
+    password_step,
+    sign_out_of,
+)
 
 
 async def operator_guard(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
     """The request must carry a live operator session of an operator still active."""
-    token = connection.cookies.get(OPERATOR_AREA.cookie)
     async with connection.app.state.db.global_transaction() as session:
-        current = (
-            await sessions.resolve(
-                session, connection.app.state.settings, token, area=sessions.OPERATOR
-            )
-            if token
-            else None
-        )
+        current = await current_session(connection, session, OPERATOR_AREA)
         active = current is not None and await session.scalar(
             select(Operator.active).where(
                 Operator.user_id == current.user_id, Operator.active.is_(True)

@@ -33,10 +33,12 @@ from core.settings import Settings
 from tenants import invitations
 from web.auth import (
     SESSION_COOKIE,
+    WORKSPACE_AREA,
     FormData,
     client_ip,
+    current_session,
     sign_in_url,
-    with_session_cookie,
+    with_signed_in_cookie,
     without_cookie,
 )
 
@@ -61,8 +63,7 @@ def _settings(request: Request[Any, Any, Any]) -> Settings:
 
 
 async def _signed_in_user(request: Request[Any, Any, Any], session: AsyncSession) -> User | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    current = await sessions.resolve(session, _settings(request), token) if token else None
+    current = await current_session(request, session, WORKSPACE_AREA)
     return await session.get(User, current.user_id) if current else None
 
 
@@ -247,13 +248,7 @@ async def accept_invitation(
     joined = Redirect(f"/t/{workspace.slug}/", status_code=HTTP_303_SEE_OTHER)
     if new_session is None:
         return joined
-    return with_session_cookie(
-        joined,
-        settings,
-        SESSION_COOKIE,
-        new_session,
-        max_age=settings.session_absolute_hours * 3600,
-    )
+    return with_signed_in_cookie(joined, settings, WORKSPACE_AREA, new_session)
 
 
 PAGES = [
