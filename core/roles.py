@@ -38,6 +38,7 @@ BUILT_IN_ROLES = (OWNER, ADMIN, MEMBER)
 CORE_PERMISSIONS: tuple[Permission, ...] = (
     Permission("core.member.read", "See colleagues", member="all"),
     Permission("core.member.manage", "Invite, deactivate and assign roles to members"),
+    Permission("core.organisation.manage", "Change departments, positions and reporting lines"),
     Permission("core.role.manage", "Create and change roles"),
     Permission("core.settings.manage", "Change workspace settings"),
     Permission("core.billing.manage", "Manage modules and billing"),

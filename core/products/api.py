@@ -5,16 +5,23 @@ Reading needs ``core.product.read`` (every member has it), creating and
 changing ``core.product.write``. Products are shared master data with no data
 scope: whoever may read the catalogue sees all of it. Money is a decimal
 string in JSON (``"12.50"``); a number is accepted on input and read exactly.
+
+Currencies, exchange rates and tax rates are read with ``core.product.read``
+too and managed with ``core.settings.manage``; the rules (the base currency
+fixed once in use, tax rates immutable once created) are in
+:mod:`core.products.currency` and :mod:`core.products.tax`, which also write
+each change to the audit log. Rates are decimal strings as well, never floats.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
 import msgspec
-from litestar import Response, get, patch, post
+from litestar import Response, delete, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from msgspec import UNSET, UnsetType
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,11 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.exchange.exports import MEDIA_TYPES
 from core.exchange.products import export_product_list
 from core.products import currency, services, tax
-from core.products.models import Product
+from core.products.models import Currency, ExchangeRate, Product, TaxRate
 from web.deps import CurrentActor, DbSession
 from web.tenancy import requires
 
 READ, WRITE = "core.product.read", "core.product.write"
+SETTINGS = "core.settings.manage"
 MAX_PAGE = 200
 
 
@@ -95,10 +103,56 @@ class TaxRateOut(msgspec.Struct, frozen=True, kw_only=True):
     is_default: bool
 
 
+class TaxRateIn(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    rate: Decimal  # a fraction from 0 to below 1, at most 4 places: 13 % is "0.13"
+    kind: str = "both"  # sale, purchase or both
+    is_default: bool = False  # the default for its kind, in place of the previous one
+
+
+class TaxRateChanges(msgspec.Struct, frozen=True, kw_only=True):
+    """What to change; a field left out stays. ``active: false`` archives (and is no longer
+    the default). ``rate`` and ``kind`` never change: sent as they are, they are accepted."""
+
+    name: str | UnsetType = UNSET
+    active: bool | UnsetType = UNSET
+    is_default: bool | UnsetType = UNSET
+    rate: Decimal | UnsetType = UNSET
+    kind: str | UnsetType = UNSET
+
+
 class CurrencyOut(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     is_base: bool
     decimals: int
+
+
+class CurrencyIn(msgspec.Struct, frozen=True, kw_only=True):
+    code: str  # ISO 4217, any case
+
+
+class BaseCurrencyOut(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    decimals: int
+    # False once exchange rates or numbered documents exist: the base is then fixed.
+    can_change: bool
+
+
+class RateIn(msgspec.Struct, frozen=True, kw_only=True):
+    rate: Decimal  # units of the base currency per unit of this one, at most 8 places
+
+
+class RateOut(msgspec.Struct, frozen=True, kw_only=True):
+    currency: str
+    valid_on: date  # the rate holds from this day until the next entered one
+    rate: Decimal
+
+
+class RateOnDayOut(msgspec.Struct, frozen=True, kw_only=True):
+    currency: str
+    day: date
+    rate: Decimal
+    valid_on: date | None  # the entered rate that applies; None for the base currency (1)
 
 
 def product_out(product: Product) -> ProductOut:
@@ -217,31 +271,169 @@ async def list_units(session: DbSession) -> list[UnitOut]:
     ]
 
 
+# --- tax rates ----------------------------------------------------------------------------
+
+
+def _tax_rate_out(rate: TaxRate) -> TaxRateOut:
+    return TaxRateOut(
+        id=rate.id,
+        name=rate.name,
+        rate=rate.rate,
+        kind=rate.kind,
+        active=rate.active,
+        is_default=rate.is_default,
+    )
+
+
 @get("/tax-rates", guards=[requires(READ)], summary="Tax rates, highest first")
 async def list_tax_rates(
     session: DbSession, use: FromQuery[str | None] = None, include_inactive: FromQuery[bool] = False
 ) -> list[TaxRateOut]:
     """``use`` (sale or purchase) keeps the rates for it."""
     rates = await tax.tax_rates(session, use=use, include_inactive=include_inactive)
-    return [
-        TaxRateOut(
-            id=r.id,
-            name=r.name,
-            rate=r.rate,
-            kind=r.kind,
-            active=r.active,
-            is_default=r.is_default,
-        )
-        for r in rates
-    ]
+    return [_tax_rate_out(r) for r in rates]
+
+
+@post("/tax-rates", guards=[requires(SETTINGS)], summary="Create a tax rate")
+async def create_tax_rate(
+    session: DbSession, actor: CurrentActor, data: JSONBody[TaxRateIn]
+) -> TaxRateOut:
+    rate = await tax.create_tax_rate(
+        session,
+        data.name,
+        data.rate,
+        kind=data.kind,
+        is_default=data.is_default,
+        actor_id=actor.user_id,
+    )
+    return _tax_rate_out(rate)
+
+
+@patch(
+    "/tax-rates/{tax_rate_id:uuid}",
+    guards=[requires(SETTINGS)],
+    summary="Rename, archive or make default a tax rate (its value never changes)",
+)
+async def update_tax_rate(
+    session: DbSession,
+    actor: CurrentActor,
+    tax_rate_id: FromPath[uuid.UUID],
+    data: JSONBody[TaxRateChanges],
+) -> TaxRateOut:
+    """To charge another rate, create a new one and archive this one (``active: false``)."""
+    changes = msgspec.structs.asdict(data)
+    return _tax_rate_out(
+        await tax.update_tax_rate(session, tax_rate_id, **changes, actor_id=actor.user_id)
+    )
+
+
+# --- currencies and exchange rates ------------------------------------------------------------
+
+
+def _currency_out(row: Currency) -> CurrencyOut:
+    return CurrencyOut(code=row.code, is_base=row.is_base, decimals=currency.decimals(row.code))
+
+
+async def _base_out(session: AsyncSession, code: str) -> BaseCurrencyOut:
+    return BaseCurrencyOut(
+        code=code,
+        decimals=currency.decimals(code),
+        can_change=not await currency.base_currency_in_use(session),
+    )
+
+
+def _rate_out(row: ExchangeRate) -> RateOut:
+    return RateOut(currency=row.currency, valid_on=row.valid_on, rate=row.rate)
 
 
 @get("/currencies", guards=[requires(READ)], summary="Enabled currencies, the base one first")
 async def list_currencies(session: DbSession) -> list[CurrencyOut]:
-    return [
-        CurrencyOut(code=c.code, is_base=c.is_base, decimals=currency.decimals(c.code))
-        for c in await currency.currencies(session)
-    ]
+    return [_currency_out(c) for c in await currency.currencies(session)]
+
+
+@post("/currencies", guards=[requires(SETTINGS)], summary="Enable a currency")
+async def enable_currency(
+    session: DbSession, actor: CurrentActor, data: JSONBody[CurrencyIn]
+) -> CurrencyOut:
+    """Enabling one enabled before brings its earlier rates back with it."""
+    return _currency_out(await currency.enable_currency(session, data.code, actor_id=actor.user_id))
+
+
+@get("/currencies/base", guards=[requires(READ)], summary="The base currency")
+async def get_base_currency(session: DbSession) -> BaseCurrencyOut:
+    return await _base_out(session, await currency.base_currency(session))
+
+
+@put(
+    "/currencies/base",
+    guards=[requires(SETTINGS)],
+    summary="Set the base currency (until rates or numbered documents exist)",
+)
+async def set_base_currency(
+    session: DbSession, actor: CurrentActor, data: JSONBody[CurrencyIn]
+) -> BaseCurrencyOut:
+    """Refused (409) once exchange rates or numbered documents use the current one."""
+    row = await currency.set_base_currency(session, data.code, actor_id=actor.user_id)
+    return await _base_out(session, row.code)
+
+
+@delete(
+    "/currencies/{code:str}",
+    guards=[requires(SETTINGS)],
+    summary="Disable a currency; its rates are kept",
+)
+async def disable_currency(session: DbSession, actor: CurrentActor, code: FromPath[str]) -> None:
+    """The base currency cannot be disabled (409)."""
+    await currency.disable_currency(session, code, actor_id=actor.user_id)
+
+
+@get(
+    "/currencies/{code:str}/rates",
+    guards=[requires(READ)],
+    summary="A currency's exchange rates, newest first",
+)
+async def list_rates(session: DbSession, code: FromPath[str]) -> list[RateOut]:
+    return [_rate_out(r) for r in await currency.rates(session, code)]
+
+
+@get(
+    "/currencies/{code:str}/rates/{day:date}",
+    guards=[requires(READ)],
+    summary="The exchange rate in effect on a day",
+)
+async def rate_on_day(session: DbSession, code: FromPath[str], day: FromPath[date]) -> RateOnDayOut:
+    """The latest rate entered on or before ``day`` (and the day it was entered for)."""
+    rate, valid_on = await currency.effective_rate(session, code, day)
+    return RateOnDayOut(currency=currency.check_code(code), day=day, rate=rate, valid_on=valid_on)
+
+
+@put(
+    "/currencies/{code:str}/rates/{day:date}",
+    guards=[requires(SETTINGS)],
+    summary="Enter (or correct) a currency's exchange rate from a day",
+)
+async def set_rate(
+    session: DbSession,
+    actor: CurrentActor,
+    code: FromPath[str],
+    day: FromPath[date],
+    data: JSONBody[RateIn],
+) -> RateOut:
+    """``rate``: units of the base currency one unit of ``code`` is worth ("7.1" for USD in
+    a CNY workspace), positive, at most 8 decimal places."""
+    return _rate_out(await currency.set_rate(session, code, day, data.rate, actor_id=actor.user_id))
+
+
+@delete(
+    "/currencies/{code:str}/rates/{day:date}",
+    guards=[requires(SETTINGS)],
+    summary="Remove a rate entered by mistake",
+)
+async def delete_rate(
+    session: DbSession, actor: CurrentActor, code: FromPath[str], day: FromPath[date]
+) -> None:
+    """The day then falls back to the rate before it."""
+    await currency.delete_rate(session, code, day, actor_id=actor.user_id)
 
 
 API = [
@@ -252,5 +444,15 @@ API = [
     update_product,
     list_units,
     list_tax_rates,
+    create_tax_rate,
+    update_tax_rate,
     list_currencies,
+    enable_currency,
+    get_base_currency,
+    set_base_currency,
+    disable_currency,
+    list_rates,
+    rate_on_day,
+    set_rate,
+    delete_rate,
 ]

@@ -17,6 +17,8 @@ Decisions:
   is worth ("1 USD = 7.1 CNY" is stored as 7.10000000 for USD), the way Chinese
   banks quote it. The rate for a day is the latest one on or before it, since rates
   are not entered on weekends and holidays.
+- Every change a person makes (enabling, disabling, the base currency, a rate) is
+  written to the audit log in its transaction; seeding a new workspace is not.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy import or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import audit
 from core.errors import Conflict, NotFound, TenantMismatchError, ValidationFailed
 from core.models import NumberCounter
 from core.orm import uuid7
@@ -94,9 +97,27 @@ async def _currency(session: AsyncSession, code: str) -> Currency | None:
     return await session.scalar(select(Currency).where(Currency.code == code))
 
 
-async def enable_currency(session: AsyncSession, code: str) -> Currency:
+async def enable_currency(
+    session: AsyncSession, code: str, *, actor_id: uuid.UUID | None = None
+) -> Currency:
     """Let the workspace use ``code`` (again); its earlier rates come back with it."""
     code = check_code(code)
+    before = await _currency(session, code)
+    was_active = before is not None and before.active
+    currency = await _enable(session, code)
+    if not was_active:
+        await audit.record(
+            session,
+            "core.currency.enabled",
+            actor_id=actor_id,
+            subject_type="core.currency",
+            subject_id=currency.id,
+            detail={"code": code},
+        )
+    return currency
+
+
+async def _enable(session: AsyncSession, code: str) -> Currency:
     await session.execute(
         insert(Currency)
         .values(tenant_id=_tenant_id(session), id=uuid7(), code=code, is_base=False, active=True)
@@ -109,7 +130,9 @@ async def enable_currency(session: AsyncSession, code: str) -> Currency:
     return currency
 
 
-async def disable_currency(session: AsyncSession, code: str) -> Currency:
+async def disable_currency(
+    session: AsyncSession, code: str, *, actor_id: uuid.UUID | None = None
+) -> Currency:
     """Stop offering ``code`` for new work; its rates stay for the documents that used them."""
     code = check_code(code)
     currency = await _currency(session, code)
@@ -119,6 +142,14 @@ async def disable_currency(session: AsyncSession, code: str) -> Currency:
         raise Conflict("The base currency {code} cannot be disabled.", code=code)
     currency.active = False
     await session.flush()
+    await audit.record(
+        session,
+        "core.currency.disabled",
+        actor_id=actor_id,
+        subject_type="core.currency",
+        subject_id=currency.id,
+        detail={"code": code},
+    )
     return currency
 
 
@@ -153,14 +184,31 @@ async def base_currency_in_use(session: AsyncSession) -> bool:
     )
 
 
-async def set_base_currency(session: AsyncSession, code: str) -> Currency:
+async def set_base_currency(
+    session: AsyncSession, code: str, *, actor_id: uuid.UUID | None = None
+) -> Currency:
     """Make ``code`` the base currency (enabling it); refused once the old one is in use."""
     code = check_code(code)
     await session.execute(_LOCK_EXCLUSIVE)
     current = await session.scalar(select(Currency).where(Currency.is_base))
+    if current is not None and current.code == code:
+        return current
+    before = None if current is None else current.code
+    currency = await _replace_base(session, current, code)
+    await audit.record(
+        session,
+        "core.currency.base_changed",
+        actor_id=actor_id,
+        subject_type="core.currency",
+        subject_id=currency.id,
+        detail={"before": before, "after": code},
+    )
+    return currency
+
+
+async def _replace_base(session: AsyncSession, current: Currency | None, code: str) -> Currency:
+    """Make ``code`` the base in place of ``current`` (under the exclusive lock)."""
     if current is not None:
-        if current.code == code:
-            return current
         if await base_currency_in_use(session):
             raise Conflict(
                 "The base currency cannot change from {old} to {new}: exchange rates or "
@@ -170,7 +218,7 @@ async def set_base_currency(session: AsyncSession, code: str) -> Currency:
             )
         current.is_base = False
         await session.flush()  # the partial unique index allows one base at a time
-    currency = await enable_currency(session, code)
+    currency = await _enable(session, code)
     currency.is_base = True
     await session.flush()
     return currency
@@ -188,7 +236,12 @@ def _check_rate(rate: Decimal | int) -> Decimal:
 
 
 async def set_rate(
-    session: AsyncSession, code: str, valid_on: date, rate: Decimal | int
+    session: AsyncSession,
+    code: str,
+    valid_on: date,
+    rate: Decimal | int,
+    *,
+    actor_id: uuid.UUID | None = None,
 ) -> ExchangeRate:
     """Record (or correct) what one unit of ``code`` is worth in the base currency from a day."""
     code = check_code(code)
@@ -199,6 +252,11 @@ async def set_rate(
     currency = await _currency(session, code)
     if currency is None or not currency.active:
         raise ValidationFailed("Enable {code} before entering its rates.", code=code)
+    previous = await session.scalar(
+        select(ExchangeRate.rate).where(
+            ExchangeRate.currency == code, ExchangeRate.valid_on == valid_on
+        )
+    )
     await session.execute(
         insert(ExchangeRate)
         .values(
@@ -214,10 +272,25 @@ async def set_rate(
         .execution_options(populate_existing=True)
     )
     assert stored is not None
+    await audit.record(
+        session,
+        "core.exchange_rate.set",
+        actor_id=actor_id,
+        subject_type="core.exchange_rate",
+        subject_id=stored.id,
+        detail={
+            "currency": code,
+            "valid_on": valid_on.isoformat(),
+            "rate": str(stored.rate),
+            "before": None if previous is None else str(previous),
+        },
+    )
     return stored
 
 
-async def delete_rate(session: AsyncSession, code: str, valid_on: date) -> None:
+async def delete_rate(
+    session: AsyncSession, code: str, valid_on: date, *, actor_id: uuid.UUID | None = None
+) -> None:
     """Remove a rate entered by mistake; the day then falls back to the rate before it."""
     code = check_code(code)
     rate = await session.scalar(
@@ -229,6 +302,14 @@ async def delete_rate(session: AsyncSession, code: str, valid_on: date) -> None:
         )
     await session.delete(rate)
     await session.flush()
+    await audit.record(
+        session,
+        "core.exchange_rate.deleted",
+        actor_id=actor_id,
+        subject_type="core.exchange_rate",
+        subject_id=rate.id,
+        detail={"currency": code, "valid_on": valid_on.isoformat(), "rate": str(rate.rate)},
+    )
 
 
 async def rates(session: AsyncSession, code: str) -> list[ExchangeRate]:
@@ -246,22 +327,32 @@ async def rates(session: AsyncSession, code: str) -> list[ExchangeRate]:
 async def rate_on(session: AsyncSession, code: str, day: date) -> Decimal:
     """Units of the base currency per unit of ``code`` on ``day``: the latest rate on or
     before it (1 for the base currency itself)."""
+    return (await effective_rate(session, code, day))[0]
+
+
+async def effective_rate(
+    session: AsyncSession, code: str, day: date
+) -> tuple[Decimal, date | None]:
+    """The rate of ``code`` on ``day`` and the day that rate was entered for (None for the
+    base currency, which is always worth 1)."""
     code = check_code(code)
     if code == await base_currency(session):
-        return Decimal(1)
-    rate = await session.scalar(
-        select(ExchangeRate.rate)
-        .where(ExchangeRate.currency == code, ExchangeRate.valid_on <= day)
-        .order_by(ExchangeRate.valid_on.desc())
-        .limit(1)
-    )
-    if rate is None:
+        return Decimal(1), None
+    row = (
+        await session.execute(
+            select(ExchangeRate.rate, ExchangeRate.valid_on)
+            .where(ExchangeRate.currency == code, ExchangeRate.valid_on <= day)
+            .order_by(ExchangeRate.valid_on.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
         raise ValidationFailed(
             "There is no exchange rate for {currency} on or before {day}.",
             currency=code,
             day=day.isoformat(),
         )
-    return rate
+    return row.rate, row.valid_on
 
 
 async def convert_amount(
@@ -283,5 +374,6 @@ async def convert_amount(
 
 async def seed_base_currency(session: AsyncSession, locale: str) -> None:
     """Give a new workspace its base currency from its language; keeps one already set."""
+    await session.execute(_LOCK_EXCLUSIVE)
     if await session.scalar(select(Currency.id).where(Currency.is_base)) is None:
-        await set_base_currency(session, DEFAULT_BASE_CURRENCY.get(locale, "USD"))
+        await _replace_base(session, None, DEFAULT_BASE_CURRENCY.get(locale, "USD"))

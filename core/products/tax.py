@@ -14,6 +14,8 @@ Decisions:
   Chinese VAT invoice shows 金额 and 税额 for a 价税合计).
 - A zh-CN workspace starts with the PRC's VAT rates: 13 % (goods, the default),
   9 %, 6 % and 0 %. An English workspace starts with none: there is no good guess.
+- Creating and changing a rate is written to the audit log in its transaction
+  (seeding a new workspace is not).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from msgspec import UNSET, UnsetType
 from sqlalchemy import case, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import audit
 from core.db import assign_unique
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.i18n import gettext as _
@@ -131,6 +134,17 @@ async def _make_default(session: AsyncSession, tax: TaxRate) -> None:
     await session.flush()
 
 
+def _state(tax: TaxRate) -> dict[str, object]:
+    """What the audit log keeps of a rate (JSON: the rate as a decimal string)."""
+    return {
+        "name": tax.name,
+        "rate": str(tax.rate),
+        "kind": tax.kind,
+        "active": tax.active,
+        "is_default": tax.is_default,
+    }
+
+
 async def create_tax_rate(
     session: AsyncSession,
     name: str,
@@ -138,8 +152,34 @@ async def create_tax_rate(
     *,
     kind: str = "both",
     is_default: bool = False,
+    actor_id: uuid.UUID | None = None,
 ) -> TaxRate:
-    tax = TaxRate(rate=check_rate(rate), kind=_kind(kind), active=True, is_default=False)
+    tax = await _create(session, name, rate, kind=kind, is_default=is_default)
+    await audit.record(
+        session,
+        "core.tax_rate.created",
+        actor_id=actor_id,
+        subject_type="core.tax_rate",
+        subject_id=tax.id,
+        detail=_state(tax),
+    )
+    return tax
+
+
+async def _create(
+    session: AsyncSession,
+    name: str,
+    rate: Decimal | int,
+    *,
+    kind: str = "both",
+    is_default: bool = False,
+) -> TaxRate:
+    tax = TaxRate(
+        rate=check_rate(rate).quantize(Decimal(1).scaleb(-RATE_PLACES)),  # as it is stored
+        kind=_kind(kind),
+        active=True,
+        is_default=False,
+    )
     await _save(session, tax, _name(name))
     if is_default:
         await _make_default(session, tax)
@@ -153,9 +193,24 @@ async def update_tax_rate(
     name: str | UnsetType = UNSET,
     active: bool | UnsetType = UNSET,
     is_default: bool | UnsetType = UNSET,
+    rate: Decimal | int | UnsetType = UNSET,
+    kind: str | UnsetType = UNSET,
+    actor_id: uuid.UUID | None = None,
 ) -> TaxRate:
-    """Rename, (de)activate or make default; the rate and kind never change (see above)."""
+    """Rename, (de)activate or make default; the rate and kind never change (see above).
+
+    ``rate`` and ``kind`` may be sent as they are (a client echoing the whole rate
+    back); a different value is refused.
+    """
     tax = await get_tax_rate(session, tax_rate_id)
+    if (rate is not UNSET and to_decimal(rate) != tax.rate) or (
+        kind is not UNSET and kind != tax.kind
+    ):
+        raise ValidationFailed(
+            "A tax rate's value and kind never change once created: create a new rate "
+            "and archive this one."
+        )
+    before = _state(tax)
     if name is not UNSET:
         await _save(session, tax, _name(name))
     if active is not UNSET:
@@ -169,6 +224,16 @@ async def update_tax_rate(
     elif is_default is False:
         tax.is_default = False
     await session.flush()
+    after = _state(tax)
+    if after != before:
+        await audit.record(
+            session,
+            "core.tax_rate.changed",
+            actor_id=actor_id,
+            subject_type="core.tax_rate",
+            subject_id=tax.id,
+            detail={"before": before, "after": after},
+        )
     return tax
 
 
@@ -208,7 +273,7 @@ async def seed_tax_rates(session: AsyncSession, locale: str) -> None:
     if locale != "zh-CN" or await session.scalar(select(TaxRate.id).limit(1)) is not None:
         return
     for rate in PRC_VAT_RATES:
-        await create_tax_rate(
+        await _create(
             session,
             _("VAT {rate}%").format(rate=percent_label(rate)),
             rate,
