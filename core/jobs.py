@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
 from core.db import Database
+from core.exchange import uploads
 from core.plugins.manifest import ScheduledJob
 from core.records.attachments import sweep_orphan_files
 from core.records.storage import file_store
@@ -26,10 +27,13 @@ async def remind_activities(session: AsyncSession, _ctx: TenantContext) -> None:
     await remind_due_activities(session, datetime.now(UTC))
 
 
-async def sweep_files(session: AsyncSession, _ctx: TenantContext) -> None:
-    """Delete stored files no attachment names any more (after deletes and rollbacks)."""
+async def sweep_files(session: AsyncSession, ctx: TenantContext) -> None:
+    """Delete stored files no attachment names any more (after deletes and rollbacks), and
+    spreadsheets uploaded for an import that was never finished."""
     store = file_store(Database.of(session).settings)
-    await sweep_orphan_files(session, store, datetime.now(UTC))
+    now = datetime.now(UTC)
+    await sweep_orphan_files(session, store, now)
+    await uploads.sweep(store, ctx.tenant_id, now)
 
 
 CORE_JOBS: tuple[ScheduledJob, ...] = (

@@ -30,6 +30,7 @@ from core.context import TenantContext
 from core.contributions import menu
 from core.db import Database
 from core.exchange import api as exchange_api
+from core.exchange import views as exchange_views
 from core.parties import api as parties_api
 from core.parties import views as parties_views
 from core.permissions import Actor
@@ -122,7 +123,7 @@ def create_app(
             *workspace_routers([], organisation.API, tag="organisation"),
             *workspace_routers(parties_views.PAGES, parties_api.API, tag="parties"),
             *workspace_routers(products_views.PAGES, products_api.API, tag="products"),
-            *workspace_routers([], exchange_api.API, tag="imports"),
+            *workspace_routers(exchange_views.PAGES, exchange_api.API, tag="imports"),
             *module_routers,
         ],
         dependencies={

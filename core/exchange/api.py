@@ -98,7 +98,8 @@ class ReportOut(msgspec.Struct, frozen=True, kw_only=True):
     errors: list[RowErrorOut]
 
 
-def _spec(kind: str) -> ImportSpec:
+def spec_for(kind: str) -> ImportSpec:
+    """The import of ``kind`` (parties or products); 404 for anything else."""
     spec = SPECS.get(kind)
     if spec is None:
         raise NotFound("Nothing to import called {kind}.", kind=kind)
@@ -153,7 +154,7 @@ async def preview_import(
 ) -> Preview:
     """``kind`` is parties or products; the upload is the multipart field ``file``
     (CSV or .xlsx). Nothing is written."""
-    spec = _spec(kind)
+    spec = spec_for(kind)
     actor.require(spec.permission)
     table = await _table(data.file)
     width = len(table.headers)
@@ -185,7 +186,7 @@ async def import_file(
     ``dry_run`` (true or false). A dry run, or an import without bad rows, answers the
     report; an import with bad rows answers 422 ``import_rejected`` with every bad row
     in ``errors`` and writes nothing."""
-    spec = _spec(kind)
+    spec = spec_for(kind)
     mapping = _mapping(data.mapping)
     table = await _table(data.file)
     report = await run_import(session, actor, spec, table, mapping, dry_run=data.dry_run)

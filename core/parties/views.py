@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import contributions
 from core.errors import DomainError
+from core.exchange.imports import IMPORT_PERMISSION
 from core.models import Department, User
 from core.parties import services
 from core.parties.models import Party
@@ -71,6 +72,7 @@ async def parties_page(
         "first_page": after is None,
         "more_url": more_url,
         "can_write": actor.can(WRITE),
+        "can_import": actor.can(IMPORT_PERMISSION) and actor.can(WRITE),
     }
     return Template(
         "parties/_rows.html" if _wants_rows(request) else "parties/index.html", context=context

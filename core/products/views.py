@@ -9,6 +9,7 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from core.errors import ValidationFailed
+from core.exchange.imports import IMPORT_PERMISSION
 from core.products import currency, services
 from core.products.api import READ, WRITE, product_page
 from web.deps import CurrentActor, CurrentTenant, DbSession
@@ -42,6 +43,7 @@ async def products_page(
             "base_currency": base_currency,
             "next_url": next_url,
             "can_write": actor.can(WRITE),
+            "can_import": actor.can(IMPORT_PERMISSION) and actor.can(WRITE),
         },
     )
 
