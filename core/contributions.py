@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import search as core_search
 from core.context import TenantContext
 from core.i18n import N_
-from core.plugins.calls import collect
+from core.permissions import Actor
+from core.plugins.calls import collect, resolve
 from core.plugins.manifest import DashboardWidget, MenuEntry
 from core.plugins.registry import ModuleRegistry
 from core.plugins.results import Panel, SearchResult, WidgetData
@@ -70,15 +72,25 @@ async def dashboard(
 
 
 async def search(
-    registry: ModuleRegistry, ctx: TenantContext, session: AsyncSession, query: str
+    registry: ModuleRegistry,
+    ctx: TenantContext,
+    session: AsyncSession,
+    actor: Actor,
+    query: str,
 ) -> list[SearchResult]:
+    """Core's parties and products and the enabled modules' hits for ``query``, as
+    ``actor`` may see them: each source's best few (:data:`core.search.PER_SOURCE`),
+    then all ranked by score (core's first among equals). A blank query finds nothing."""
     query = query.strip()
     if not query:
         return []
     hooks = registry.hooks_for(ctx.enabled)
-    results: list[SearchResult] = await collect(
-        hooks.atrium_global_search(ctx=ctx, session=session, query=query)
+    per_module = await resolve(
+        hooks.atrium_global_search(ctx=ctx, session=session, actor=actor, query=query)
     )
+    results = await core_search.search_core(ctx, session, actor, query)
+    for hits in per_module:
+        results += core_search.best(hits or [])
     return sorted(results, key=lambda r: -r.score)
 
 

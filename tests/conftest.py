@@ -53,8 +53,10 @@ def server_url() -> Iterator[URL]:
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings(env="test", extra_modules=TEST_MODULES, data_dir=Path(".atrium-test"))
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Test settings; uploaded files go to a folder of the run, never into the checkout."""
+    data_dir = tmp_path_factory.mktemp("atrium-data")
+    return Settings(env="test", extra_modules=TEST_MODULES, data_dir=data_dir)
 
 
 @pytest.fixture(scope="session")

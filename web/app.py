@@ -37,6 +37,8 @@ from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
 from core.products import api as products_api
 from core.products import views as products_views
+from core.records import api as records_api
+from core.records import views as records_views
 from core.settings import Settings
 from tenants import api as tenants_api
 from tenants import views as tenants_views
@@ -123,6 +125,7 @@ def create_app(
             *workspace_routers([], organisation.API, tag="organisation"),
             *workspace_routers(parties_views.PAGES, parties_api.API, tag="parties"),
             *workspace_routers(products_views.PAGES, products_api.API, tag="products"),
+            *workspace_routers(records_views.PAGES, records_api.API, tag="records"),
             *workspace_routers(exchange_views.PAGES, exchange_api.API, tag="imports"),
             *module_routers,
         ],

@@ -14,7 +14,9 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from core import contributions
-from web.deps import CurrentTenant, DbSession, Registry
+from core import search as core_search
+from core.records import access
+from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
 
 
 class SearchHit(msgspec.Struct):
@@ -45,17 +47,28 @@ async def dashboard(tenant: CurrentTenant, session: DbSession, registry: Registr
 
 @get("/search")
 async def search_page(
-    tenant: CurrentTenant, session: DbSession, registry: Registry, q: FromQuery[str] = ""
+    tenant: CurrentTenant,
+    session: DbSession,
+    registry: Registry,
+    actor: CurrentActor,
+    q: FromQuery[str] = "",
 ) -> Template:
-    results = await contributions.search(registry, tenant, session, q)
-    return Template("search.html", context={"query": q, "results": results})
+    results = await contributions.search(registry, tenant, session, actor, q)
+    return Template(
+        "search.html", context={"query": q.strip(), "groups": core_search.by_kind(results)}
+    )
 
 
-@get("/search", summary="Search every enabled module")
+@get("/search", summary="Search core's parties and products and every enabled module")
 async def search_api(
-    tenant: CurrentTenant, session: DbSession, registry: Registry, q: FromQuery[str] = ""
+    tenant: CurrentTenant,
+    session: DbSession,
+    registry: Registry,
+    actor: CurrentActor,
+    q: FromQuery[str] = "",
 ) -> list[SearchHit]:
-    results = await contributions.search(registry, tenant, session, q)
+    """What the member may see matching ``q``, best first (at most ten per source)."""
+    results = await contributions.search(registry, tenant, session, actor, q)
     return [SearchHit(r.title, r.url, r.module, r.kind) for r in results]
 
 
@@ -64,9 +77,13 @@ async def record_panels_api(
     tenant: CurrentTenant,
     session: DbSession,
     registry: Registry,
+    actor: CurrentActor,
     record_type: FromPath[str],
     record_id: FromPath[uuid.UUID],
 ) -> list[PanelOut]:
+    """What enabled modules show on the record's page; the record type's read permission
+    and the record in the member's scope are needed, as for the page itself."""
+    await access.open_record(session, registry, tenant, actor, record_type, record_id)
     panels = await contributions.record_panels(registry, tenant, session, record_type, record_id)
     return [PanelOut(p.title, p.template, p.order) for p in panels]
 

@@ -29,6 +29,8 @@ from core.parties.models import Party
 from core.parties.schemas import ContactPointIn, DuplicateCandidate, PartyIn
 from core.parties.services import READ, RESOURCE, WRITE, DuplicateSuspected
 from core.permissions import Actor, visible
+from core.records import access
+from core.records.views import record_sections
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
 from web.tenancy import requires
@@ -213,6 +215,14 @@ async def party_page(
 ) -> Template:
     party = await services.get_party(session, actor, party_id)
     panels = await contributions.record_panels(registry, tenant, session, RESOURCE, party.id)
+    sections = await record_sections(
+        session,
+        tenant,
+        actor,
+        access.record_type(registry, tenant, RESOURCE),
+        party.id,
+        back=f"/t/{tenant.slug}/parties/{party.id}",
+    )
     return Template(
         "parties/detail.html",
         context={
@@ -220,6 +230,7 @@ async def party_page(
             "party": party,
             "names": await _related_names(session, actor, party),
             "panels": panels,
+            **sections,
         },
     )
 

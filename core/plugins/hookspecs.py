@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from core.approvals import ApprovalEngine
     from core.context import TenantContext
+    from core.permissions import Actor
     from core.plugins.manifest import ModuleManifest
     from core.plugins.results import Panel, SearchResult, WidgetData
 
@@ -51,12 +52,17 @@ def atrium_dashboard_widgets(ctx: TenantContext, session: AsyncSession) -> list[
 
 @hookspec
 def atrium_global_search(
-    ctx: TenantContext, session: AsyncSession, query: str
+    ctx: TenantContext, session: AsyncSession, actor: Actor, query: str
 ) -> list[SearchResult]:
-    """Find records matching ``query`` for the global search box.
+    """Find records matching ``query`` that ``actor`` may see, for the global search box.
 
-    Fires once per search request, only for enabled modules. Results from
-    all modules are concatenated and ranked by ``SearchResult.score``.
+    Fires once per search request with a non-blank query, only for enabled
+    modules. ``actor`` is the member searching: check their permissions
+    (``actor.can``) and limit queries to their data scope
+    (``core.permissions.visible``), so a record they could not open is never
+    listed. Each module's ten best results (by ``SearchResult.score``) are
+    kept; they are concatenated with core's parties and products and ranked
+    by score. An implementation may leave out arguments it does not use.
     """
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from core.context import TenantContext
     from core.events import Event
+    from core.records.access import RecordType
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,9 @@ class ModuleManifest:
     event_handlers: tuple[EventHandler, ...] = ()
     scheduled_jobs: tuple[ScheduledJob, ...] = ()
     dashboard_widgets: tuple[DashboardWidget, ...] = ()
+    # The module's kinds of record that attachments and the timeline hang on, with who may
+    # read and write them (core.records.access): how the generic endpoints check access.
+    record_types: tuple[RecordType, ...] = ()
     demo_data: DemoDataFn | None = None
 
 

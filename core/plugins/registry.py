@@ -16,14 +16,19 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 from croniter import croniter
 
+from core.errors import ValidationFailed
 from core.permissions import Scope
 from core.plugins import hookspecs
 from core.plugins.manifest import ApprovalKind, EventHandler, ModuleManifest, handler_name
+from core.records.models import check_record_type
+
+if TYPE_CHECKING:
+    from core.records.access import RecordType
 
 ENTRY_POINT_GROUP = "atrium.modules"
 MODULE_KEY = re.compile(r"^[a-z][a-z0-9]{1,30}$")
@@ -76,6 +81,11 @@ class ModuleRegistry:
         self._approval_kinds = {
             kind.code: kind for m in self.modules.values() for kind in m.manifest.approval_kinds
         }
+        self._record_types = {
+            declared.key: (m.key, declared)
+            for m in self.modules.values()
+            for declared in m.manifest.record_types
+        }
 
     # --- construction -----------------------------------------------------------------
 
@@ -117,6 +127,10 @@ class ModuleRegistry:
 
     def approval_kind(self, code: str) -> ApprovalKind | None:
         return self._approval_kinds.get(code)
+
+    def record_type(self, key: str) -> tuple[str, RecordType] | None:
+        """The module declaring record type ``key`` and its declaration; None if none does."""
+        return self._record_types.get(key)
 
     def hooks_for(self, enabled: frozenset[str]) -> SubsetHooks:
         """Hook callers that reach only the modules in ``enabled`` (per-request hooks)."""
@@ -267,6 +281,7 @@ def _check_unique_codes(modules: Iterable[LoadedModule]) -> None:
         manifest = loaded.manifest
         codes = [("permission", p.code) for p in manifest.permissions]
         codes += [("approval kind", a.code) for a in manifest.approval_kinds]
+        codes += [("record type", r.key) for r in manifest.record_types]
         for kind, code in codes:
             if (kind, code) in owners:
                 first = owners[kind, code]
@@ -298,6 +313,18 @@ def _check_manifest(manifest: ModuleManifest) -> None:
                 f"Module {manifest.key!r}: scheduled job {job.key!r} has an invalid cron "
                 f"expression {job.cron!r}"
             )
+    own_permissions = {permission.code for permission in manifest.permissions}
+    for record_type in manifest.record_types:
+        try:
+            check_record_type(record_type.key)
+        except ValidationFailed as exc:
+            raise PluginError(f"Module {manifest.key!r}: {exc}") from None
+        for code in (record_type.read_permission, record_type.write_permission):
+            if code not in own_permissions:  # a module guards its records with its own codes
+                raise PluginError(
+                    f"Module {manifest.key!r}: record type {record_type.key!r} is guarded by "
+                    f"the permission {code!r}, which the module does not declare"
+                )
     names = [handler_name(manifest.key, h) for h in manifest.event_handlers]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

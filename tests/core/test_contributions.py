@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from dataclasses import replace
 from decimal import Decimal
 
 import httpx
@@ -18,13 +19,18 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import approvals, contributions
+from core import approvals, contributions, roles
+from core import search as contributions_search
 from core.context import TenantContext
 from core.db import Database
-from core.errors import Conflict, ValidationFailed
-from core.models import Membership, OutboxEvent
+from core.errors import Conflict, TenantMismatchError, ValidationFailed
+from core.models import Membership, OutboxEvent, User
+from core.parties import services as parties
+from core.parties.schemas import ContactPointIn, PartyIn
+from core.permissions import Actor, Scope
 from core.plugins.registry import ModuleRegistry
-from core.plugins.results import WidgetData
+from core.plugins.results import SearchResult, WidgetData
+from core.products import services as catalogue
 from core.tenancy import enabled_modules
 from tenants import services
 from tests.sample_module.models import SampleEffect
@@ -161,6 +167,182 @@ async def test_search_stays_inside_the_tenant(
     ]
 
 
+# --- global search: core's parties and products, as the member may see them ----------------
+
+
+async def acting_member(
+    db: Database, registry: ModuleRegistry, ctx: TenantContext, name: str, role: str
+) -> Actor:
+    """A new member of ``ctx`` with a built-in role, as the tenant guard would see them."""
+    async with db.global_transaction() as session:
+        user = User(email=f"{name.lower()}.{uuid.uuid4().hex[:6]}@search.test", display_name=name)
+        session.add(user)
+    async with db.tenant_transaction(ctx.tenant_id) as session:
+        membership = Membership(user_id=user.id, role=role)
+        session.add(membership)
+    granted = roles.rights(registry, role, [])
+    return Actor(
+        tenant_id=ctx.tenant_id,
+        user_id=user.id,
+        membership_id=membership.id,
+        permissions=granted.permissions,
+        scopes=granted.scopes,
+    )
+
+
+def party(name: str, **fields) -> PartyIn:
+    return PartyIn(kind="company", name=name, **fields)
+
+
+async def search_as(
+    db: Database, registry: ModuleRegistry, ctx: TenantContext, actor: Actor, query: str
+) -> list[SearchResult]:
+    async with db.tenant_transaction(ctx.tenant_id) as session:
+        return await contributions.search(registry, ctx, session, actor, query)
+
+
+async def test_core_search_finds_the_members_own_party_not_a_colleagues(
+    db: Database, registry: ModuleRegistry, tenants
+) -> None:
+    alpha = tenants[0]
+    mei = await acting_member(db, registry, alpha, "Mei", roles.MEMBER)
+    ken = await acting_member(db, registry, alpha, "Ken", roles.MEMBER)
+    boss = await acting_member(db, registry, alpha, "Boss", roles.ADMIN)
+    assert mei.scope("core.party") is Scope.OWN
+    async with db.tenant_transaction(alpha.tenant_id) as session:
+        mine = await parties.create_party(
+            session,
+            mei,
+            party(
+                "Harbour Logistics",
+                tax_id="91310000MA1K4",
+                contact_points=(
+                    ContactPointIn(kind="email", value="ops@harbour.test"),
+                    ContactPointIn(kind="phone", value="+86 138 0013 8000"),
+                ),
+            ),
+        )
+        await parties.create_party(session, ken, party("Harbour Foods"))
+
+    hits = await search_as(db, registry, alpha, mei, "harbour")
+    assert hits == [
+        SearchResult("Harbour Logistics", f"/t/alpha/parties/{mine.id}", "core", "party", 2.0)
+    ]
+    for typed in ("ops@harbour.test", "91310000ma1k4", "0013 8000", "logistics"):
+        assert [h.title for h in await search_as(db, registry, alpha, mei, typed)] == [
+            "Harbour Logistics"
+        ], typed
+    assert [h.title for h in await search_as(db, registry, alpha, ken, "harbour")] == [
+        "Harbour Foods"
+    ]
+    assert [h.title for h in await search_as(db, registry, alpha, boss, "harbour")] == [
+        "Harbour Foods",
+        "Harbour Logistics",
+    ]
+
+    # Without core.party.read no party is found, even one's own.
+    products_only = replace(mei, permissions=frozenset({"core.product.read"}))
+    assert await search_as(db, registry, alpha, products_only, "harbour") == []
+
+
+async def test_core_search_finds_a_product_by_sku_name_or_barcode(
+    db: Database, registry: ModuleRegistry, tenants
+) -> None:
+    alpha = tenants[0]
+    mei = await acting_member(db, registry, alpha, "Mei", roles.MEMBER)
+    async with db.tenant_transaction(alpha.tenant_id) as session:
+        piece = await catalogue.create_unit(session, "pcs", "Piece", "unit")
+        await catalogue.create_product(
+            session, sku="BOLT-M8", name="Hex bolt M8", uom_id=piece.id, barcode="4006381333931"
+        )
+        await catalogue.create_product(session, sku="BOLT-M10", name="Hex bolt", uom_id=piece.id)
+    bolt = SearchResult(
+        "Hex bolt M8 (BOLT-M8)", "/t/alpha/products?q=BOLT-M8", "core", "product", 3.0
+    )
+    assert (await search_as(db, registry, alpha, mei, "bolt-m8")) == [bolt]
+    assert (await search_as(db, registry, alpha, mei, "4006381333931")) == [bolt]
+    # A whole match ranks first, then a prefix, then the rest.
+    ranked = await search_as(db, registry, alpha, mei, "hex bolt")
+    assert [(h.title, h.score) for h in ranked] == [
+        ("Hex bolt (BOLT-M10)", 3.0),
+        ("Hex bolt M8 (BOLT-M8)", 2.0),
+    ]
+    no_catalogue = replace(mei, permissions=mei.permissions - {"core.product.read"})
+    assert await search_as(db, registry, alpha, no_catalogue, "bolt-m8") == []
+
+
+async def test_core_search_never_shows_another_tenants_party(
+    db: Database, registry: ModuleRegistry, tenants
+) -> None:
+    alpha, bravo, _ = tenants
+    alpha_admin = await acting_member(db, registry, alpha, "Ada", roles.ADMIN)
+    bravo_admin = await acting_member(db, registry, bravo, "Bo", roles.ADMIN)
+    async with db.tenant_transaction(bravo.tenant_id) as session:
+        await parties.create_party(session, bravo_admin, party("Zephyr Trading"))
+    assert await search_as(db, registry, alpha, alpha_admin, "zephyr") == []
+    found = await search_as(db, registry, bravo, bravo_admin, "zephyr")
+    assert [(h.title, h.module, h.kind) for h in found] == [("Zephyr Trading", "core", "party")]
+    # An actor of one workspace is refused in another's session, not served its rows.
+    with pytest.raises(TenantMismatchError):
+        await search_as(db, registry, alpha, bravo_admin, "zephyr")
+
+
+async def test_a_disabled_module_adds_nothing_to_core_results(
+    db: Database, registry: ModuleRegistry, tenants
+) -> None:
+    alpha, bravo, _ = tenants
+    bravo_admin = await acting_member(db, registry, bravo, "Bo", roles.ADMIN)
+    async with db.tenant_transaction(bravo.tenant_id) as session:
+        await parties.create_party(session, bravo_admin, party("Quarterdeck Marine"))
+    # bravo's "Plan the quarter" note is kept, but the sample module is off.
+    found = await search_as(db, registry, bravo, bravo_admin, "quarter")
+    assert [(h.title, h.module) for h in found] == [("Quarterdeck Marine", "core")]
+    alpha_admin = await acting_member(db, registry, alpha, "Ada", roles.ADMIN)
+    assert {h.module for h in await search_as(db, registry, alpha, alpha_admin, "quarter")} == {
+        "sample"
+    }
+
+
+async def test_the_module_hook_gets_the_searching_member(
+    db: Database, registry: ModuleRegistry, tenants
+) -> None:
+    alpha = tenants[0]
+    admin = await acting_member(db, registry, alpha, "Ada", roles.ADMIN)
+    member = await acting_member(db, registry, alpha, "Mei", roles.MEMBER)
+    assert [h.title for h in await search_as(db, registry, alpha, admin, "supplier")] == [
+        "Call the supplier"
+    ]
+    assert not member.can("sample.note.read")  # the sample module answers only with it
+    assert await search_as(db, registry, alpha, member, "supplier") == []
+
+
+async def test_an_empty_query_finds_nothing(
+    db: Database, registry: ModuleRegistry, tenants
+) -> None:
+    alpha = tenants[0]
+    admin = await acting_member(db, registry, alpha, "Ada", roles.ADMIN)
+    async with db.tenant_transaction(alpha.tenant_id) as session:
+        await parties.create_party(session, admin, party("Anything Ltd"))
+    for blank in ("", "   ", "\t"):
+        assert await search_as(db, registry, alpha, admin, blank) == []
+
+
+async def test_each_source_gives_its_ten_best(
+    db: Database, registry: ModuleRegistry, tenants
+) -> None:
+    alpha = tenants[0]
+    admin = await acting_member(db, registry, alpha, "Ada", roles.ADMIN)
+    await add_notes(db, alpha, *(f"Lotus note {n:02}" for n in range(12)))
+    async with db.tenant_transaction(alpha.tenant_id) as session:
+        for n in range(12):
+            await parties.create_party(session, admin, party(f"Big Lotus {n:02}"))
+        await parties.create_party(session, admin, party("Lotus"))
+    found = await search_as(db, registry, alpha, admin, "lotus")
+    by_module = Counter(h.module for h in found)
+    assert by_module == {"core": contributions_search.PER_SOURCE, "sample": 10}
+    assert found[0].title == "Lotus"  # the whole match first, though "Big Lotus" sorts before
+
+
 # --- record panels --------------------------------------------------------------------------
 
 
@@ -176,8 +358,12 @@ async def test_record_panels_for_a_user_page(
         {"title": "Notes", "module_template": "sample/widget.html", "order": 50}
     ]
     # The sample module only contributes to user pages.
-    other = await client.get(f"/api/t/alpha/records/core.party/{uuid.uuid4()}/panels")
+    party = await client.post("/api/t/alpha/parties", json={"kind": "company", "name": "Acme"})
+    other = await client.get(f"/api/t/alpha/records/core.party/{party.json()['id']}/panels")
     assert other.json() == []
+    # Panels are asked for only for a record the member may open (core.records.access).
+    unknown = await client.get(f"/api/t/alpha/records/core.party/{uuid.uuid4()}/panels")
+    assert unknown.status_code == 404
 
 
 @pytest.mark.parametrize("slug", ["bravo", "charlie"])

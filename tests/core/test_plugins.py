@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
+from core.errors import NotFound
 from core.events import Event
 from core.plugins.hookspecs import hookimpl
 from core.plugins.manifest import (
@@ -28,6 +29,8 @@ from core.plugins.manifest import (
 )
 from core.plugins.registry import Candidate, ModuleRegistry, PluginError
 from core.plugins.results import Panel, SearchResult
+from core.records import access
+from core.records.access import RecordType
 from core.settings import Settings
 from tests.plugin_cases import not_a_manifest, unknown_hook, unmarked_hook, wrong_arguments
 from tests.sample_addon.plugin import ENGINE
@@ -259,6 +262,69 @@ def test_existing_migrations_folder_is_accepted(tmp_path: Path) -> None:
     assert registry.manifest("crm").migrations == tmp_path
 
 
+# --- record types ---------------------------------------------------------------------------
+
+LEAD_PERMISSIONS = (
+    Permission("crm.lead.read", "Read leads"),
+    Permission("crm.lead.write", "Write leads"),
+)
+
+
+async def lead_exists(session: AsyncSession, actor: Any, lead_id: uuid.UUID) -> None:
+    return None
+
+
+def lead_type(key: str = "crm.lead", write: str = "crm.lead.write") -> RecordType:
+    return RecordType(key, "crm.lead.read", write, lead_exists)
+
+
+def test_record_types_resolve_for_the_tenants_enabled_modules_only() -> None:
+    lead = lead_type()
+    registry = build(plugin("crm", permissions=LEAD_PERMISSIONS, record_types=(lead,)))
+    assert registry.record_type("crm.lead") == ("crm", lead)
+    assert registry.record_type("crm.deal") is None
+    assert access.record_type(registry, ctx_with("crm"), "crm.lead") is lead
+    with pytest.raises(NotFound):
+        access.record_type(registry, ctx_with(), "crm.lead")  # the module is off here
+    with pytest.raises(NotFound):
+        access.record_type(registry, ctx_with("crm"), "crm.deal")
+    # Core's record types need no module.
+    assert access.record_type(registry, ctx_with(), "core.party").read_permission == (
+        "core.party.read"
+    )
+
+
+def test_a_record_type_without_the_module_prefix() -> None:
+    crm = plugin("crm", permissions=LEAD_PERMISSIONS, record_types=(lead_type("sales.lead"),))
+    message = refused(candidate(crm))
+    assert message == (
+        "Module 'crm' declares record type 'sales.lead', which must start with 'crm.'"
+    )
+
+
+def test_a_record_type_declared_twice_by_one_module() -> None:
+    twice = (lead_type(), lead_type())
+    message = refused(candidate(plugin("crm", permissions=LEAD_PERMISSIONS, record_types=twice)))
+    assert message == "Module 'crm' declares the record type 'crm.lead' twice"
+
+
+def test_a_record_type_that_does_not_look_like_module_dot_record() -> None:
+    odd = (lead_type("crm.Lead-Card"),)
+    message = refused(candidate(plugin("crm", permissions=LEAD_PERMISSIONS, record_types=odd)))
+    assert message == (
+        "Module 'crm': A record type looks like module.record (core.party), not crm.Lead-Card."
+    )
+
+
+def test_a_record_type_guarded_by_a_permission_the_module_does_not_declare() -> None:
+    typo = (lead_type(write="crm.leads.write"),)
+    message = refused(candidate(plugin("crm", permissions=LEAD_PERMISSIONS, record_types=typo)))
+    assert message == (
+        "Module 'crm': record type 'crm.lead' is guarded by the permission 'crm.leads.write', "
+        "which the module does not declare"
+    )
+
+
 # --- hooks ----------------------------------------------------------------------------------
 
 
@@ -320,7 +386,7 @@ def test_a_hookimpl_may_be_bound_under_another_name() -> None:
     aliased = plugin("notes", hooks={"atrium_global_search": hookimpl(search_notes)})
     registry = build(aliased)
     found = registry.hooks_for(frozenset({"notes"})).atrium_global_search(
-        ctx=None, session=None, query="q"
+        ctx=None, session=None, actor=None, query="q"
     )
     assert found == [[SearchResult("q", "/notes", "notes")]]
 
@@ -498,10 +564,12 @@ def test_hooks_for_with_several_modules_answering() -> None:
     registry = build(searcher("crm"), searcher("erp"), searcher("hr"))
     ctx = ctx_with("crm", "hr")
     answered = registry.hooks_for(ctx.enabled).atrium_global_search(
-        ctx=ctx, session=None, query="acme"
+        ctx=ctx, session=None, actor=None, query="acme"
     )
     assert sorted(r.module for results in answered for r in results) == ["crm", "hr"]
-    everyone = registry.pm.hook.atrium_global_search(ctx=ctx, session=None, query="acme")
+    everyone = registry.pm.hook.atrium_global_search(
+        ctx=ctx, session=None, actor=None, query="acme"
+    )
     assert len(everyone) == 3  # the full hook still reaches every installed module
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.approvals import ApprovalDecided
 from core.context import TenantContext
+from core.permissions import Actor
 from core.plugins.hookspecs import hookimpl
 from core.plugins.manifest import (
     ApprovalKind,
@@ -22,6 +23,7 @@ from core.plugins.manifest import (
     ScheduledJob,
 )
 from core.plugins.results import Panel, SearchResult, WidgetData
+from core.records.access import RecordType
 from tests.sample_module import api, views
 from tests.sample_module.events import NoteCreated
 from tests.sample_module.models import SampleEffect
@@ -58,6 +60,11 @@ async def daily_digest(session: AsyncSession, ctx: TenantContext) -> None:
     session.add(SampleEffect(source="digest", detail=ctx.slug))
 
 
+async def note_exists(session: AsyncSession, actor: Actor, note_id: uuid.UUID) -> None:
+    """Notes have no data scope: a note that exists may carry files and comments."""
+    await NoteService(session).get(note_id)
+
+
 async def demo_data(session: AsyncSession, ctx: TenantContext) -> None:
     service = NoteService(session)
     for title in ("Welcome to Atrium", "Plan the quarter", "Call the supplier"):
@@ -88,6 +95,9 @@ def atrium_module() -> ModuleManifest:
         ),
         scheduled_jobs=(ScheduledJob("digest", "0 7 * * *", daily_digest),),
         dashboard_widgets=(DashboardWidget("sample.count", "Notes", "sample/widget.html"),),
+        record_types=(
+            RecordType("sample.note", "sample.note.read", "sample.note.write", note_exists),
+        ),
         demo_data=demo_data,
     )
 
@@ -100,9 +110,11 @@ async def atrium_dashboard_widgets(ctx: TenantContext, session: AsyncSession) ->
 
 @hookimpl
 async def atrium_global_search(
-    ctx: TenantContext, session: AsyncSession, query: str
+    ctx: TenantContext, session: AsyncSession, actor: Actor, query: str
 ) -> list[SearchResult]:
     CALLED.add("atrium_global_search")
+    if not actor.can("sample.note.read"):  # notes have no data scope, only the permission
+        return []
     notes = await NoteService(session).search(query)
     return [SearchResult(n.title, f"/t/{ctx.slug}/sample/", "sample", "note", 1.0) for n in notes]
 
