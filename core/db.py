@@ -45,11 +45,21 @@ TENANT_SETTING = "app.tenant_id"
 SET_TENANT = text(f"SELECT set_config('{TENANT_SETTING}', :tenant_id, true)")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
-_embedded_servers: dict[Path, Any] = {}  # kept alive for the process: pgserver stops on release
+
+@dataclass(frozen=True, slots=True)
+class _EmbeddedHandle:
+    server: Any  # pgserver.PostgresServer
+    started: bool  # this process started it (it was not running before)
+
+
+_embedded_servers: dict[Path, _EmbeddedHandle] = {}  # one handle per data directory
 
 
 def start_embedded_server(data_dir: Path, database: str = EMBEDDED_DATABASE) -> URL:
-    """Start (or reuse) the pgserver PostgreSQL in ``data_dir/pg``; return the owner URL."""
+    """Start (or reuse) the pgserver PostgreSQL in ``data_dir/pg``; return the owner URL.
+
+    :func:`embedded_server_started` tells afterwards whether this process started it.
+    """
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (servers, CI); the fallback is fine.
         warnings.simplefilter("ignore")
@@ -57,23 +67,72 @@ def start_embedded_server(data_dir: Path, database: str = EMBEDDED_DATABASE) -> 
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = _embedded_servers.get(pgdata)
-    if server is None:
+    handle = _embedded_servers.get(pgdata)
+    if handle is None:
+        started = _needs_starting(pgdata)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the same warning, raised again on first use
-            server = pgserver.get_server(pgdata, cleanup_mode="stop")
-        _embedded_servers[pgdata] = server
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+            # "stop": the last process holding a server it started stops it (at
+            # stop_embedded_server or at exit); a server that was running before is left be.
+            server = pgserver.get_server(pgdata, cleanup_mode="stop" if started else None)
+        handle = _embedded_servers[pgdata] = _EmbeddedHandle(server, started)
+    exists = handle.server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
-        server.psql(f'CREATE DATABASE "{database}";')
-    return make_url(server.get_uri()).set(drivername="postgresql+asyncpg", database=database)
+        handle.server.psql(f'CREATE DATABASE "{database}";')
+    return make_url(handle.server.get_uri()).set(drivername="postgresql+asyncpg", database=database)
+
+
+def _needs_starting(pgdata: Path) -> bool:
+    """Whether the server in ``pgdata`` must be started (it is not running), having
+    first forgotten the processes that died holding it."""
+    from pgserver import PostgresServer
+    from pgserver.utils import PostmasterInfo
+
+    with PostgresServer._lock:  # the lock pgserver takes around the same files
+        _forget_dead_handles(pgdata)
+        try:
+            running = PostmasterInfo.read_from_pgdata(pgdata)
+        except (AssertionError, ValueError):  # postmaster.pid half written: one is starting
+            return False
+    return running is None or not running.is_running()
+
+
+def _forget_dead_handles(pgdata: Path) -> None:
+    """Drop the processes that died holding the server in ``pgdata``.
+
+    pgserver counts the processes holding a server (``.handle_pids.json``) and stops it
+    when the last one lets go; a process killed before it could let go (SIGKILL, a
+    closed terminal) would stay counted for ever, and the server would never be stopped.
+    Called with pgserver's lock held.
+    """
+    import psutil  # pgserver's own dependency
+    from pgserver.utils import DiskList
+
+    handles = DiskList(pgdata / ".handle_pids.json")
+    held = handles.get()
+    alive = [pid for pid in held if psutil.pid_exists(pid)]
+    if alive != held:
+        handles.put(alive)
+
+
+def embedded_server_started(data_dir: Path) -> bool:
+    """Whether this process started the embedded server in ``data_dir`` (False when it
+    reused one that was already running, or holds none)."""
+    handle = _embedded_servers.get((data_dir / "pg").resolve())
+    return handle is not None and handle.started
 
 
 def stop_embedded_server(data_dir: Path) -> None:
-    """Release this process's handle; pgserver stops the server when no process holds one."""
-    server = _embedded_servers.pop((data_dir / "pg").resolve(), None)
-    if server is not None:
-        server.cleanup()
+    """Let go of this process's handle. A server this process started stops, unless
+    another live process still holds it; one that was running before is left running."""
+    pgdata = (data_dir / "pg").resolve()
+    handle = _embedded_servers.pop(pgdata, None)
+    if handle is not None:
+        from pgserver import PostgresServer
+
+        with PostgresServer._lock:
+            _forget_dead_handles(pgdata)
+        handle.server.cleanup()
 
 
 def owner_url(settings: Settings) -> URL:

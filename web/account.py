@@ -1,9 +1,12 @@
-"""The signed-in person's own page: their workspaces and their active sessions.
+"""The signed-in person's own page: their workspaces, their active sessions, two-factor.
 
 Reached without a workspace, so it resolves the session cookie itself (in
 a global transaction) rather than through the tenant guard. "Sign out
 everywhere" ends every session of the user, this one included, as after a
-lost laptop; ending one other session is done from the list.
+lost laptop; ending one other session is done from the list. Two-factor
+sign-in is switched on with a first code and off with the password and a
+code (not while a workspace of the user's requires it); either way the
+session gets a new id. New recovery codes take the password and a code too.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from core.db import Database
-from core.errors import Unauthenticated, ValidationFailed
+from core.errors import DomainError, Unauthenticated, ValidationFailed
 from core.identity import sessions, two_factor
 from core.models import User, UserSession
 from core.settings import Settings
@@ -26,10 +29,13 @@ from web.auth import (
     SESSION_COOKIE,
     WORKSPACE_AREA,
     FormData,
+    client_ip,
     current_session,
     with_signed_in_cookie,
     without_cookie,
 )
+
+TWO_FACTOR_OFF_NOTICE = "two-factor-off"  # /account?notice=… shows "two-factor sign-in is off"
 
 
 async def _signed_in(request: Request[Any, Any, Any], session: Any) -> UserSession:
@@ -37,6 +43,12 @@ async def _signed_in(request: Request[Any, Any, Any], session: Any) -> UserSessi
     if current is None:
         raise Unauthenticated("Sign in to continue.")
     return current
+
+
+async def _signed_in_user(request: Request[Any, Any, Any], session: Any) -> User:
+    user = await session.get(User, (await _signed_in(request, session)).user_id)
+    assert user is not None  # a live session's user
+    return user
 
 
 @get("/account", include_in_schema=False)
@@ -76,17 +88,32 @@ async def sign_out_everywhere(request: Request[Any, Any, Any]) -> Response[Any]:
     )
 
 
+async def _two_factor_page(
+    request: Request[Any, Any, Any], error: DomainError | None = None
+) -> Template:
+    """The two-factor page. Off: start (or restart) enrolment, a new secret shown as a key
+    and an otpauth:// link. On: the unused recovery codes, and the forms that replace them
+    and that switch 2FA off (or which workspaces keep it on)."""
+    db: Database = request.app.state.db
+    context: dict[str, Any] = {"error": error, "uri": None, "codes_left": 0, "required_by": []}
+    async with db.global_transaction() as session:
+        user = await _signed_in_user(request, session)
+        if user.totp_enabled_at:
+            context["codes_left"] = await two_factor.recovery_codes_left(session, user)
+            context["required_by"] = await two_factor.workspaces_requiring(session, user)
+        elif error is None:
+            context["uri"] = await two_factor.begin(session, user)
+        context["secret"] = user.totp_secret
+    return Template(
+        "account_two_factor.html",
+        context={"user": user, **context},
+        status_code=error.status_code if error else 200,
+    )
+
+
 @get("/account/two-factor", include_in_schema=False)
 async def two_factor_setup(request: Request[Any, Any, Any]) -> Template:
-    """Start (or restart) enrolment: a new secret, shown as a key and an otpauth:// link."""
-    db: Database = request.app.state.db
-    async with db.global_transaction() as session:
-        current = await _signed_in(request, session)
-        user = await session.get(User, current.user_id)
-        assert user is not None
-        uri = None if user.totp_enabled_at else await two_factor.begin(session, user)
-        secret = user.totp_secret
-    return Template("account_two_factor.html", context={"user": user, "uri": uri, "secret": secret})
+    return await _two_factor_page(request)
 
 
 @post("/account/two-factor", include_in_schema=False)
@@ -97,22 +124,63 @@ async def two_factor_confirm(request: Request[Any, Any, Any], data: FormData) ->
     settings: Settings = request.app.state.settings
     try:
         async with db.global_transaction() as session:
-            current = await _signed_in(request, session)
-            user = await session.get(User, current.user_id)
-            assert user is not None
+            user = await _signed_in_user(request, session)
             codes = await two_factor.confirm(session, user, data.get("code", ""))
             token = await sessions.rotate(session, settings, request.cookies[SESSION_COOKIE])
     except ValidationFailed as error:
-        async with db.global_transaction() as session:
-            user = await session.get(User, (await _signed_in(request, session)).user_id)
-            secret = user.totp_secret if user else None
-        return Template(
-            "account_two_factor.html",
-            context={"user": user, "uri": None, "secret": secret, "error": error},
-            status_code=error.status_code,
-        )
-    page = Template("account_recovery_codes.html", context={"codes": codes})
+        return await _two_factor_page(request, error)
+    page = _recovery_codes_page(codes, replaced=False)
     return with_signed_in_cookie(page, settings, WORKSPACE_AREA, token)
+
+
+@post("/account/two-factor/off", include_in_schema=False)
+async def two_factor_off(request: Request[Any, Any, Any], data: FormData) -> Response[Any]:
+    """Switch 2FA off with the password and a code; the session gets a new id."""
+    db: Database = request.app.state.db
+    settings: Settings = request.app.state.settings
+    try:
+        async with db.global_transaction() as session:
+            user = await _signed_in_user(request, session)
+            await two_factor.disable(
+                session,
+                user,
+                password=data.get("password", ""),
+                code=data.get("code", ""),
+                ip=client_ip(request),
+            )
+            token = await sessions.rotate(session, settings, request.cookies[SESSION_COOKIE])
+    except DomainError as error:  # wrong password or code, locked, required by a workspace
+        return await _two_factor_page(request, error)
+    done = Redirect(f"/account?notice={TWO_FACTOR_OFF_NOTICE}", status_code=HTTP_303_SEE_OTHER)
+    return with_signed_in_cookie(done, settings, WORKSPACE_AREA, token)
+
+
+@post("/account/two-factor/recovery-codes", include_in_schema=False)
+async def replace_recovery_codes(request: Request[Any, Any, Any], data: FormData) -> Response[Any]:
+    """Ten new recovery codes for the password and a code, shown once."""
+    db: Database = request.app.state.db
+    try:
+        async with db.global_transaction() as session:
+            user = await _signed_in_user(request, session)
+            codes = await two_factor.replace_recovery_codes(
+                session,
+                user,
+                password=data.get("password", ""),
+                code=data.get("code", ""),
+                ip=client_ip(request),
+            )
+    except DomainError as error:
+        return await _two_factor_page(request, error)
+    return _recovery_codes_page(codes, replaced=True)
+
+
+def _recovery_codes_page(codes: list[str], *, replaced: bool) -> Template:
+    """Codes are shown once: the page is never stored by the browser or a proxy."""
+    return Template(
+        "account_recovery_codes.html",
+        context={"codes": codes, "replaced": replaced},
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 PAGES = [
@@ -121,4 +189,6 @@ PAGES = [
     sign_out_everywhere,
     two_factor_setup,
     two_factor_confirm,
+    two_factor_off,
+    replace_recovery_codes,
 ]

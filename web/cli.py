@@ -1,7 +1,9 @@
 """The ``atrium`` command: serve, worker, db, modules, tenants, operators.
 
 With no DATABASE_URL every command that needs a database starts the
-embedded PostgreSQL in DATA_DIR first.
+embedded PostgreSQL in DATA_DIR first (or reuses the one running there); a
+server a command started stops when the command ends, one that was already
+running is left running.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -20,7 +22,7 @@ from sqlalchemy import select
 
 from core import logging as atrium_logging
 from core import migrate
-from core.db import Database, owner_url
+from core.db import Database, embedded_server_started, owner_url, stop_embedded_server
 from core.plugins.registry import ModuleRegistry, PluginError
 from core.settings import Settings, SettingsError
 
@@ -74,18 +76,56 @@ def main(ctx: click.Context) -> None:
 @click.option("--no-worker", is_flag=True, help="Do not run a worker inside the web process.")
 @click.pass_obj
 def serve(env: Env, host: str, port: int, no_worker: bool) -> None:
+    """With no DATABASE_URL, an embedded PostgreSQL this command started is stopped when it
+    exits (Ctrl+C, SIGTERM, SIGHUP); one that was already running is left running."""
     import uvicorn
 
     from web.app import create_app
 
+    embedded = not env.settings.database_url  # as owner_url decides
     owner = owner_url(env.settings)
-    asyncio.run(migrate.upgrade(owner, env.registry, env.settings))
-    app = create_app(env.settings, registry=env.registry, run_worker=not no_worker)
-    where = "embedded PostgreSQL in " + str(env.settings.data_dir)
-    if env.settings.database_url:
-        where = f"PostgreSQL at {owner.render_as_string(hide_password=True)}"
-    click.echo(f"Atrium is running at http://{host}:{port}/  ({where})")
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    try:
+        with _graceful_exit():
+            asyncio.run(migrate.upgrade(owner, env.registry, env.settings))
+            app = create_app(env.settings, registry=env.registry, run_worker=not no_worker)
+            where = f"PostgreSQL at {owner.render_as_string(hide_password=True)}"
+            if embedded:
+                started = embedded_server_started(env.settings.data_dir)
+                fate = "started, stopped on exit" if started else "already running, left running"
+                where = f"embedded PostgreSQL in {env.settings.data_dir}, {fate}"
+            click.echo(f"Atrium is running at http://{host}:{port}/  ({where})")
+            uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        if embedded:
+            stop_embedded_server(env.settings.data_dir)
+
+
+@contextlib.contextmanager
+def _graceful_exit() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP end the command through its ``finally`` blocks.
+
+    uvicorn shuts down on SIGINT and SIGTERM and then raises the signal again
+    for the handler that was there before it: with Python's defaults, SIGTERM
+    (and SIGHUP, which uvicorn does not handle) would end the process on the
+    spot, skipping every cleanup. Here SIGHUP asks for the same shutdown as
+    SIGTERM, and the signal raised again ends the command with exit status 0.
+    """
+
+    def finish(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    def as_sigterm(_signum: int, _frame: object) -> None:
+        signal.raise_signal(signal.SIGTERM)  # uvicorn's handler while it serves, else finish
+
+    wanted = {signal.SIGINT: finish, signal.SIGTERM: finish}
+    if hasattr(signal, "SIGHUP"):  # not on Windows
+        wanted[signal.SIGHUP] = as_sigterm
+    before = {sig: signal.signal(sig, handler) for sig, handler in wanted.items()}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 @main.command(help="Deliver outbox events and run scheduled jobs until stopped.")

@@ -4,6 +4,9 @@ None of them needs a workspace, so, like the account page, they resolve the
 session cookie themselves in a global transaction. A link's token is in the
 URL, so every token page is sent with ``Referrer-Policy: no-referrer`` (the
 token never leaves in a ``Referer`` header) and ``Cache-Control: no-store``.
+Opening a link (GET) never uses its token: mail scanners open links. The
+page it shows has a form, and only that form's POST (with its CSRF token)
+resets the password, confirms the address or accepts the invitation.
 
 Asking for a reset answers with the same page whether or not the address has
 an account (the service mails only a known one, after the commit). An
@@ -24,7 +27,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
-from core.errors import DomainError, ValidationFailed
+from core.errors import DomainError, TooManyAttempts, ValidationFailed
 from core.i18n import current_locale
 from core.identity import accounts, passwords, recovery, sessions, tokens
 from core.mail import Mailer
@@ -105,7 +108,9 @@ async def forgot_password(request: Request[Any, Any, Any], data: FormData) -> Te
             await recovery.request_password_reset(
                 session, _settings(request), mailer(request), email, ip=client_ip(request)
             )
-    except ValidationFailed as error:  # not an address at all: says nothing about accounts
+    except (ValidationFailed, TooManyAttempts) as error:
+        # Not an address at all, or asked too often: neither depends on whether it has an
+        # account, so the answer says nothing about accounts.
         return _forgot_form(email, error)
     hours = int(tokens.LIFETIME[tokens.RESET_PASSWORD].total_seconds() // 3600)
     return Template("recovery/reset_requested.html", context={"email": email, "hours": hours})
@@ -152,6 +157,17 @@ async def reset_password(
 
 
 @get("/verify-email/{token:str}", include_in_schema=False, response_headers=TOKEN_PAGE_HEADERS)
+async def verify_email_page(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
+    """The link's page asks to confirm: opening it (a mail scanner does) uses nothing."""
+    try:
+        async with _db(request).global_transaction() as session:
+            user = await tokens.check(session, tokens.VERIFY_EMAIL, token)
+    except ValidationFailed as error:
+        return _link_refused(error)
+    return Template("recovery/verify_email.html", context={"token": token, "email": user.email})
+
+
+@post("/verify-email/{token:str}", include_in_schema=False, response_headers=TOKEN_PAGE_HEADERS)
 async def verify_email(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
     try:
         async with _db(request).global_transaction() as session:
@@ -256,6 +272,7 @@ PAGES = [
     forgot_password,
     reset_password_page,
     reset_password,
+    verify_email_page,
     verify_email,
     invitation_page,
     accept_invitation,

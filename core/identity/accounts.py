@@ -4,23 +4,22 @@ A wrong e-mail and a wrong password get the same answer, and take about
 the same time (a hash is checked either way). Failures are counted per
 account and per address and lock them for a while (:mod:`core.identity.throttle`).
 Every sign-in and failure is written to the security log; a failure is
-written on the side pool, so it is kept though the request that failed
-rolls back.
+written on the side pool (:mod:`core.identity.security_log`), so it is kept
+though the request that failed rolls back.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
-from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import Database, add_unique
+from core.db import add_unique
 from core.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
 from core.i18n import check_locale
 from core.identity import passwords, sessions, throttle, two_factor
+from core.identity.security_log import record_failure
 from core.models import Operator, SecurityEvent, User
 from core.settings import Settings
 
@@ -160,32 +159,7 @@ async def _failed(
     action: str = "auth.sign_in_failed",
 ) -> None:
     """Count a failure and log it, on the side pool: both outlive the failed request."""
-    await throttle.count_failure(Database.of(session), email, ip)
-    await record_security_event(
-        Database.of(session),
-        action,
-        user_id=user.id if user else None,
-        email=email.strip()[:320],
-        ip=ip,
-    )
-
-
-async def record_security_event(
-    db: Database,
-    action: str,
-    *,
-    user_id: uuid.UUID | None = None,
-    email: str | None = None,
-    ip: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Write a security event that must stay even if the surrounding request rolls back."""
-    async with db.side_transaction() as connection:
-        await connection.execute(
-            insert(SecurityEvent).values(
-                action=action, user_id=user_id, email=email, ip=ip, detail=detail or {}
-            )
-        )
+    await record_failure(session, action, email=email, ip=ip, user_id=user.id if user else None)
 
 
 async def grant_operator(session: AsyncSession, email: str) -> User:

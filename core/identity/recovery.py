@@ -3,10 +3,13 @@
 Asking for a reset answers the same whether or not the address has an
 account, and as fast: the link goes out only for a known address, and after
 the commit, off the request's path (:func:`core.mail.send_after_commit`).
-A reset ends every session of the user and lifts a sign-in lockout; it also
-proves the address, so an unverified one becomes verified. Every request,
-reset and failure is written to the security log (failures on the side pool,
-so they stay though the failed request rolls back).
+Asking too often (per address asked for, per client address) is refused
+with a "try again in N minutes" that is the same for known and unknown
+addresses, and nothing is sent. A reset ends every session of the user and
+lifts a sign-in lockout; it also proves the address, so an unverified one
+becomes verified. Every request, refusal, reset and failure is written to the
+security log (refusals and failures on the side pool, so they stay though
+the failed request rolls back).
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import Database
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, TooManyAttempts, ValidationFailed
 from core.i18n import N_
 from core.identity import passwords, sessions, throttle, tokens
-from core.identity.accounts import by_email, normalise_email, record_security_event
+from core.identity.accounts import by_email, normalise_email
+from core.identity.security_log import record_security_event
 from core.mail import Mailer, compose, send_after_commit
 from core.models import SecurityEvent, User
 from core.settings import Settings
@@ -54,16 +58,28 @@ async def request_password_reset(
     *,
     ip: str | None = None,
 ) -> None:
-    """Mail a reset link if ``email`` has an account; the same quiet outcome if it has not."""
+    """Mail a reset link if ``email`` has an account; the same quiet outcome if it has not.
+
+    Requests are limited per typed address and per client address
+    (:data:`throttle.RESET_REQUESTS`), counted alike for known and unknown
+    addresses; past the limit, :class:`TooManyAttempts` says when to try again
+    and nothing is mailed.
+    """
     email = normalise_email(email)
+    db = Database.of(session)
     user = await by_email(session, email)
-    await record_security_event(
-        Database.of(session),
-        "auth.password_reset_requested",
-        user_id=user.id if user else None,
-        email=email,
-        ip=ip,
-    )
+
+    async def log(action: str) -> None:
+        user_id = user.id if user else None
+        await record_security_event(db, action, user_id=user_id, email=email, ip=ip)
+
+    try:
+        await throttle.check(session, email, ip, throttle.RESET_REQUESTS)
+    except TooManyAttempts:
+        await log("auth.password_reset_throttled")
+        raise
+    await throttle.count(db, email, ip, throttle.RESET_REQUESTS)
+    await log("auth.password_reset_requested")
     if user is None:
         return
     token = await tokens.issue(session, tokens.RESET_PASSWORD, user)

@@ -22,8 +22,8 @@ from sqlalchemy import select, update
 
 from core import mail
 from core.db import Database
-from core.errors import Conflict, Unauthenticated, ValidationFailed
-from core.identity import accounts, recovery, sessions, tokens
+from core.errors import Conflict, TooManyAttempts, Unauthenticated, ValidationFailed
+from core.identity import accounts, recovery, sessions, throttle, tokens
 from core.identity.tokens import OneTimeToken
 from core.models import SecurityEvent, User
 from core.settings import Settings, SettingsError, SmtpSettings
@@ -87,11 +87,11 @@ def link_in(message: EmailMessage) -> tuple[str, str]:
     return found.group(1), found.group(2)
 
 
-async def _request_reset(db: Database, settings: Settings, mailer: mail.Mailer, address: str):
+async def _request_reset(
+    db: Database, settings: Settings, mailer: mail.Mailer, address: str, ip: str = "10.0.0.9"
+):
     async with db.global_transaction() as session:
-        result = await recovery.request_password_reset(
-            session, settings, mailer, address, ip="10.0.0.9"
-        )
+        result = await recovery.request_password_reset(session, settings, mailer, address, ip=ip)
     await mail.drain()
     return result
 
@@ -153,6 +153,45 @@ async def test_a_reset_does_not_reveal_whether_the_address_exists(
     ]
     async with db.global_transaction() as session:
         assert len(list(await session.scalars(select(OneTimeToken)))) == 1
+
+
+async def test_reset_requests_are_limited_per_address_alike_for_unknown_ones(
+    db: Database, settings: Settings, mailer: mail.SmtpMailer, inbox: Inbox, ada: User
+) -> None:
+    allowed = throttle.RESET_REQUESTS.account.failures
+    refusals = []
+    for address in ("ada@example.test", "nobody@example.test"):
+        for _ in range(allowed):
+            await _request_reset(db, settings, mailer, address)
+        with pytest.raises(TooManyAttempts) as refused:
+            await _request_reset(db, settings, mailer, address.upper())  # any case: one address
+        refusals.append(refused.value)
+
+    known, unknown = refusals
+    assert (known.message, known.params) == (unknown.message, unknown.params)
+    assert str(known) == "Too many requests for a password reset. Try again in 15 minutes."
+    assert len(inbox.to("Ada@Example.test")) == allowed  # nothing mailed past the limit
+    throttled = await _security_log(db, "auth.password_reset_throttled")
+    assert [(t.user_id, t.email, t.ip) for t in throttled] == [
+        (ada.id, "ADA@EXAMPLE.TEST", "10.0.0.9"),
+        (None, "NOBODY@EXAMPLE.TEST", "10.0.0.9"),
+    ]
+    # Sign-in is counted apart: asking for links locks no one out of signing in.
+    async with db.global_transaction() as session:
+        await accounts.sign_in(session, settings, email="ada@example.test", password=GOOD)
+
+
+async def test_reset_requests_are_limited_per_client_address(
+    db: Database, settings: Settings, mailer: mail.SmtpMailer, inbox: Inbox, ada: User
+) -> None:
+    for i in range(throttle.RESET_REQUESTS.address.failures):
+        await _request_reset(db, settings, mailer, f"someone{i}@example.test", ip="10.0.0.66")
+
+    with pytest.raises(TooManyAttempts, match="Try again in 15 minutes"):
+        await _request_reset(db, settings, mailer, "ada@example.test", ip="10.0.0.66")
+    assert inbox.messages == []
+    await _request_reset(db, settings, mailer, "ada@example.test", ip="10.0.0.67")  # elsewhere
+    assert [m["To"] for m in inbox.messages] == ["Ada@Example.test"]
 
 
 async def test_a_reset_ends_every_session(
@@ -318,7 +357,10 @@ async def test_verification_goes_to_the_development_mailbox_and_the_log(
     assert link.group(1).startswith(f"{settings.base_url}/verify-email/")
     assert link.group(1) in caplog.text  # a developer finds the link in the console too
 
-    async with db.global_transaction() as session:
+    async with db.global_transaction() as session:  # the link's page: the token stays unused
+        shown = await tokens.check(session, tokens.VERIFY_EMAIL, link.group(2))
+        assert (shown.id, shown.email_verified_at) == (ada.id, None)
+    async with db.global_transaction() as session:  # its form's POST uses it
         verified = await recovery.verify_email(session, link.group(2))
     assert verified.email_verified_at is not None
     async with db.global_transaction() as session:

@@ -41,6 +41,18 @@ async def _join(db: Database, tenant_id, user: User, role: str = "member") -> Me
         return member
 
 
+async def _two_factor_on(db: Database, user_id) -> pyotp.TOTP:
+    """2FA switched on for the user a minute ago (so the current code is still unused)."""
+    async with db.global_transaction() as session:
+        row = await session.get(User, user_id)
+        assert row is not None
+        await two_factor.begin(session, row)
+        app = pyotp.TOTP(row.totp_secret)
+        earlier = datetime.now(UTC) - timedelta(seconds=60)
+        await two_factor.confirm(session, row, app.at(earlier), now=earlier)
+    return app
+
+
 def _csrf(page: httpx.Response) -> str:
     return page.text.split('name="_csrf_token" value="')[1].split('"')[0]
 
@@ -108,13 +120,7 @@ async def test_two_factor_sign_in_takes_a_code_and_issues_a_new_session(
 ) -> None:
     user = await _user(db, "mei@acme.test")
     await _join(db, acme.tenant_id, user)
-    async with db.global_transaction() as session:
-        row = await session.get(User, user.id)
-        assert row is not None
-        await two_factor.begin(session, row)
-        secret = row.totp_secret
-        earlier = datetime.now(UTC) - timedelta(seconds=60)
-        await two_factor.confirm(session, row, pyotp.TOTP(secret).at(earlier), now=earlier)
+    app = await _two_factor_on(db, user.id)
     first = await _form_sign_in(anonymous_client, "mei@acme.test")
     assert first.headers["location"] == "/sign-in/two-factor?area=workspace&next=/t/acme/"
     assert SESSION_COOKIE not in anonymous_client.cookies
@@ -130,7 +136,7 @@ async def test_two_factor_sign_in_takes_a_code_and_issues_a_new_session(
     assert "That code is not right." in wrong.text
     done = await anonymous_client.post(
         "/sign-in/two-factor",
-        data={"_csrf_token": _csrf(page), "code": pyotp.TOTP(secret).now(), "next": "/t/acme/"},
+        data={"_csrf_token": _csrf(page), "code": app.now(), "next": "/t/acme/"},
         headers=HTML,
     )
     assert done.status_code == 303
@@ -391,3 +397,95 @@ async def test_admins_read_the_audit_log_and_members_may_not(
     anonymous_client.cookies.set(SESSION_COOKIE, await sign_in(user.id))
     refused = await anonymous_client.get("/api/t/acme/audit")
     assert refused.json()["error"]["permission"] == "core.audit.read"
+
+
+async def test_two_factor_is_turned_off_with_the_password_and_a_code(
+    anonymous_client, db: Database, settings: Settings, acme, sign_in
+) -> None:
+    user = await _user(db, "mei@acme.test")
+    await _join(db, acme.tenant_id, user)
+    app = await _two_factor_on(db, user.id)
+    before = await sign_in(user.id)
+    anonymous_client.cookies.set(SESSION_COOKIE, before, domain="127.0.0.1")
+    page = await anonymous_client.get("/account/two-factor", headers=HTML)
+    assert page.status_code == 200
+    assert 'action="/account/two-factor/off"' in page.text
+    assert "Unused recovery codes: 10" in page.text
+
+    wrong = await anonymous_client.post(
+        "/account/two-factor/off",
+        data={"_csrf_token": _csrf(page), "password": PASSWORD, "code": "000000"},
+        headers=HTML,
+    )
+    assert wrong.status_code == 401
+    assert "The password or the code is not right." in wrong.text
+    off = await anonymous_client.post(
+        "/account/two-factor/off",
+        data={"_csrf_token": _csrf(page), "password": PASSWORD, "code": app.now()},
+        headers=HTML,
+    )
+    assert off.status_code == 303
+    assert off.headers["location"] == "/account?notice=two-factor-off"
+    assert anonymous_client.cookies[SESSION_COOKIE] != before  # a new session id
+    account = await anonymous_client.get(off.headers["location"], headers=HTML)
+    assert "Two-factor sign-in is off." in account.text
+    async with db.global_transaction() as session:
+        assert await sessions.resolve(session, settings, before) is None
+        row = await session.get(User, user.id)
+        assert row is not None
+        assert (row.totp_secret, row.totp_enabled_at) == (None, None)
+    # Signing in now takes the password alone.
+    anonymous_client.cookies.clear()
+    signed_in = await _form_sign_in(anonymous_client, "mei@acme.test")
+    assert signed_in.headers["location"] == "/t/acme/"
+
+
+async def test_a_workspace_that_requires_two_factor_keeps_it_on(
+    anonymous_client, db: Database, acme, sign_in
+) -> None:
+    user = await _user(db, "mei@acme.test")
+    await _join(db, acme.tenant_id, user)
+    app = await _two_factor_on(db, user.id)
+    async with db.global_transaction() as session:
+        await session.execute(
+            update(Tenant).where(Tenant.id == acme.tenant_id).values(require_two_factor=True)
+        )
+    anonymous_client.cookies.set(SESSION_COOKIE, await sign_in(user.id))
+    page = await anonymous_client.get("/account/two-factor", headers=HTML)
+    assert "a workspace that requires it: Acme." in page.text
+    assert 'action="/account/two-factor/off"' not in page.text  # no form to turn it off
+    refused = await anonymous_client.post(  # a form kept open from before
+        "/account/two-factor/off",
+        data={"_csrf_token": _csrf(page), "password": PASSWORD, "code": app.now()},
+        headers=HTML,
+    )
+    assert refused.status_code == 403
+    assert "The workspace Acme requires two-factor sign-in" in refused.text
+    async with db.global_transaction() as session:
+        row = await session.get(User, user.id)
+        assert row is not None
+        assert row.totp_enabled_at is not None
+
+
+async def test_new_recovery_codes_are_shown_once(
+    anonymous_client, db: Database, acme, sign_in
+) -> None:
+    user = await _user(db, "mei@acme.test")
+    app = await _two_factor_on(db, user.id)
+    anonymous_client.cookies.set(SESSION_COOKIE, await sign_in(user.id))
+    page = await anonymous_client.get("/account/two-factor", headers=HTML)
+    wrong = await anonymous_client.post(
+        "/account/two-factor/recovery-codes",
+        data={"_csrf_token": _csrf(page), "password": "not it at all", "code": app.now()},
+        headers=HTML,
+    )
+    assert wrong.status_code == 401
+    new = await anonymous_client.post(
+        "/account/two-factor/recovery-codes",
+        data={"_csrf_token": _csrf(page), "password": PASSWORD, "code": app.now()},
+        headers=HTML,
+    )
+    assert new.status_code == 200
+    assert new.text.count("<code>") == 10
+    assert "Your earlier recovery codes no longer work." in new.text
+    assert new.headers["cache-control"] == "no-store"

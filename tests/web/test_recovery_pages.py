@@ -1,4 +1,5 @@
-"""Password reset, e-mail verification and the development mailbox over real HTTP.
+"""Password reset, e-mail verification, invitation links and the development mailbox
+over real HTTP.
 
 The app runs on a loopback port and mails through a real SMTP server
 (aiosmtpd, from the mail tests); links are taken from the delivered mail.
@@ -15,13 +16,15 @@ from litestar import Litestar
 
 from core import mail
 from core.db import Database
-from core.identity import accounts, recovery
+from core.identity import accounts, recovery, throttle
 from core.models import User
 from core.plugins.registry import ModuleRegistry
 from core.settings import Settings, SmtpSettings
+from tenants import invitations
+from tenants.invitations import Invitation
 from tests.conftest import LiveServer
 from tests.core import test_mail_tokens as mail_tests
-from tests.core.test_mail_tokens import Inbox, link_in
+from tests.core.test_mail_tokens import Inbox, _security_log, link_in
 from web.app import create_app
 from web.auth import SESSION_COOKIE
 
@@ -201,30 +204,122 @@ async def test_a_made_up_reset_link_is_refused(web: httpx.AsyncClient) -> None:
     assert "This link is not valid. Ask for a new one." in refused.text
 
 
-async def test_the_verification_link_confirms_the_address_once(
+async def _verification_token(db: Database, settings: Settings, inbox: Inbox, user: User) -> str:
+    async with db.global_transaction() as session:
+        row = await session.get(User, user.id)
+        assert row is not None
+        await recovery.send_verification(session, settings, mail.mailer_for(settings, db), row)
+    await mail.drain()
+    _link, token = link_in(inbox.to(user.email)[-1])
+    return token
+
+
+async def _verified(db: Database, user: User) -> bool:
+    async with db.global_transaction() as session:
+        row = await session.get(User, user.id)
+        assert row is not None
+        return row.email_verified_at is not None
+
+
+async def test_opening_the_verification_link_asks_and_only_the_form_confirms(
     web: httpx.AsyncClient, inbox: Inbox, db: Database, smtp_settings: Settings, ada: User
 ) -> None:
-    async with db.global_transaction() as session:
-        user = await session.get(User, ada.id)
-        assert user is not None
-        await recovery.send_verification(
-            session, smtp_settings, mail.mailer_for(smtp_settings, db), user
-        )
-    await mail.drain()
-    _link, token = link_in(inbox.to("Ada@Example.test")[-1])
+    token = await _verification_token(db, smtp_settings, inbox, ada)
+    page = f"/verify-email/{token}"
 
-    confirmed = await web.get(f"/verify-email/{token}", headers=HTML)
+    # A mail scanner opening the link (twice, even) confirms nothing.
+    for _ in range(2):
+        asked = await web.get(page, headers=HTML)
+        assert asked.status_code == 200
+        assert asked.headers["referrer-policy"] == "no-referrer"
+        assert asked.headers["cache-control"] == "no-store"
+        assert "Confirm that Ada@Example.test is your e-mail address." in asked.text
+        assert f'action="{page}"' in asked.text
+    assert not await _verified(db, ada)
+
+    confirmed = await web.post(page, data={"_csrf_token": csrf(asked)}, headers=HTML)
     assert confirmed.status_code == 200
     assert confirmed.headers["referrer-policy"] == "no-referrer"
     assert "Ada@Example.test is confirmed as your address." in confirmed.text
-    async with db.global_transaction() as session:
-        user = await session.get(User, ada.id)
-        assert user is not None
-        assert user.email_verified_at is not None
+    assert await _verified(db, ada)
 
-    again = await web.get(f"/verify-email/{token}", headers=HTML)
+    again = await web.get(page, headers=HTML)
     assert again.status_code == 422
     assert "This link has already been used." in again.text
+    twice = await web.post(page, data={"_csrf_token": csrf(asked)}, headers=HTML)
+    assert twice.status_code == 422
+    assert "This link has already been used." in twice.text
+
+
+async def test_confirming_an_address_takes_the_forms_csrf_token(
+    web: httpx.AsyncClient, inbox: Inbox, db: Database, smtp_settings: Settings, ada: User
+) -> None:
+    token = await _verification_token(db, smtp_settings, inbox, ada)
+    forged = await web.post(f"/verify-email/{token}", headers=HTML)  # no form token
+    assert forged.status_code == 403
+    assert not await _verified(db, ada)
+
+
+async def test_opening_a_reset_or_invitation_link_uses_nothing(
+    web: httpx.AsyncClient,
+    inbox: Inbox,
+    db: Database,
+    smtp_settings: Settings,
+    ada: User,
+    make_tenant,
+    sign_in,
+) -> None:
+    reset = f"/reset-password/{await _reset_token(web, inbox)}"
+    for _ in range(2):
+        assert (await web.get(reset, headers=HTML)).status_code == 200
+    acme = await make_tenant("acme")
+    grace = await register(db, "grace@example.test", "Grace")
+    async with db.tenant_transaction(acme.tenant_id) as session:
+        invitation_token, invitation = await invitations.invite(
+            session,
+            smtp_settings,
+            mail.mailer_for(smtp_settings, db),
+            acme,
+            email=ada.email,
+            invited_by=grace.id,
+        )
+    await mail.drain()
+    invited = f"/invitations/{invitation_token}"
+    web.cookies.set(SESSION_COOKIE, await sign_in(ada.id))  # the invitee, signed in
+    for _ in range(2):
+        opened = await web.get(invited, headers=HTML)
+        assert opened.status_code == 200
+        assert 'id="accept-invitation"' in opened.text  # asks; joining is the form's POST
+
+    async with db.tenant_transaction(acme.tenant_id) as session:
+        row = await session.get(Invitation, (acme.tenant_id, invitation.id))
+        assert row is not None
+        assert row.accepted_at is None
+    web.cookies.clear()
+    done = await post_form(web, reset, reset, {"password": NEW, "password_again": NEW})
+    assert done.status_code == 303  # the reset link still works
+
+
+async def test_asking_too_often_says_when_to_try_again_alike_for_any_address(
+    web: httpx.AsyncClient, inbox: Inbox, db: Database, ada: User
+) -> None:
+    allowed = throttle.RESET_REQUESTS.account.failures
+    answers = {}
+    for address in ("ada@example.test", "nobody@example.test"):
+        for _ in range(allowed):
+            assert (await _ask_for_reset(web, address)).status_code == 200
+        answers[address] = await _ask_for_reset(web, address)
+
+    known, unknown = answers["ada@example.test"], answers["nobody@example.test"]
+    assert known.status_code == unknown.status_code == 429
+    assert known.text.replace("ada@example.test", "@") == unknown.text.replace(
+        "nobody@example.test", "@"
+    )
+    assert "Too many requests for a password reset. Try again in 15 minutes." in known.text
+    assert 'value="ada@example.test"' in known.text  # the form again, filled in
+    assert len(inbox.to("Ada@Example.test")) == allowed  # the refused one mailed nothing
+    throttled = await _security_log(db, "auth.password_reset_throttled")
+    assert [e.email for e in throttled] == ["ada@example.test", "nobody@example.test"]
 
 
 async def test_the_development_mailbox_shows_mail_with_its_links(
