@@ -7,22 +7,33 @@ lost laptop; ending one other session is done from the list. Two-factor
 sign-in is switched on with a first code and off with the password and a
 code (not while a workspace of the user's requires it); either way the
 session gets a new id. New recovery codes take the password and a code too.
+
+The profile page edits the name, language and time zone and sets or removes
+the avatar; a new language also becomes the ``atrium_lang`` cookie, so the
+pages follow at once. The password page takes the current password and the
+new one twice; the other sessions end and this one gets a new id
+(:mod:`core.identity.profile`).
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath
+from litestar.response import Redirect, Stream, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from core.db import Database
 from core.errors import DomainError, Unauthenticated, ValidationFailed
-from core.identity import sessions, two_factor
+from core.i18n import SUPPORTED
+from core.identity import profile, sessions, two_factor
 from core.models import User, UserSession
+from core.records.attachments import KIB, size_label
+from core.records.storage import FileStore, file_store
 from core.settings import Settings
 from core.tenancy import workspaces_of
 from web.auth import (
@@ -31,11 +42,19 @@ from web.auth import (
     FormData,
     client_ip,
     current_session,
+    with_session_cookie,
     with_signed_in_cookie,
     without_cookie,
 )
+from web.middleware import LOCALE_COOKIE
 
 TWO_FACTOR_OFF_NOTICE = "two-factor-off"  # /account?notice=… shows "two-factor sign-in is off"
+PROFILE, PASSWORD = "/account/profile", "/account/password"
+LOCALE_COOKIE_MAX_AGE = 365 * 24 * 3600
+# The largest avatar upload: the image plus room for the multipart envelope and the token.
+AVATAR_BODY_LIMIT = profile.AVATAR_LIMITS.max_bytes + 64 * KIB
+AVATAR_HEADERS = {"cache-control": "private, max-age=300", "x-content-type-options": "nosniff"}
+MultipartForm = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 
 
 async def _signed_in(request: Request[Any, Any, Any], session: Any) -> UserSession:
@@ -183,6 +202,159 @@ def _recovery_codes_page(codes: list[str], *, replaced: bool) -> Template:
     )
 
 
+# --- profile, avatar and password -------------------------------------------------------------
+
+
+def _field_errors(error: DomainError | None, default: str) -> dict[str, DomainError]:
+    """The error under the form field it is about (its ``field`` param), else ``default``."""
+    return {} if error is None else {str(error.params.get("field", default)): error}
+
+
+def _with_notice(path: str, notice: str) -> Redirect:
+    return Redirect(f"{path}?notice={notice}", status_code=HTTP_303_SEE_OTHER)
+
+
+async def _profile_page(
+    request: Request[Any, Any, Any],
+    *,
+    form: dict[str, str] | None = None,
+    error: DomainError | None = None,
+    error_field: str = "form",
+) -> Template:
+    """The profile form: the user's values, or what they typed with the reason it was refused."""
+    db: Database = request.app.state.db
+    async with db.global_transaction() as session:
+        user = await _signed_in_user(request, session)
+    values = form or {
+        "display_name": user.display_name,
+        "locale": user.locale,
+        "time_zone": user.time_zone,
+    }
+    return Template(
+        "account_profile.html",
+        context={
+            "user": user,
+            "form": values,
+            "errors": _field_errors(error, error_field),
+            "locales": SUPPORTED,
+            "time_zones": profile.COMMON_TIME_ZONES,
+            "avatar_limit": size_label(profile.AVATAR_LIMITS.max_bytes),
+        },
+        status_code=error.status_code if error else 200,
+    )
+
+
+def _store(request: Request[Any, Any, Any]) -> FileStore:
+    return file_store(request.app.state.settings)
+
+
+@get(PROFILE, include_in_schema=False)
+async def profile_page(request: Request[Any, Any, Any]) -> Template:
+    return await _profile_page(request)
+
+
+@post(PROFILE, include_in_schema=False)
+async def save_profile(request: Request[Any, Any, Any], data: FormData) -> Response[Any]:
+    """Save name, language and time zone; the language cookie follows the new language."""
+    db: Database = request.app.state.db
+    form = {name: data.get(name, "") for name in ("display_name", "locale", "time_zone")}
+    try:
+        async with db.global_transaction() as session:
+            user = await _signed_in_user(request, session)
+            await profile.update_profile(
+                session, user, form["display_name"], form["locale"], form["time_zone"]
+            )
+    except ValidationFailed as error:
+        return await _profile_page(request, form=form, error=error)
+    return with_session_cookie(
+        _with_notice(PROFILE, "saved"),
+        request.app.state.settings,
+        LOCALE_COOKIE,
+        form["locale"],
+        max_age=LOCALE_COOKIE_MAX_AGE,
+    )
+
+
+@post("/account/avatar", include_in_schema=False, request_max_body_size=AVATAR_BODY_LIMIT)
+async def upload_avatar(request: Request[Any, Any, Any], data: MultipartForm) -> Response[Any]:
+    db: Database = request.app.state.db
+    upload = data.get("avatar")
+    try:
+        async with db.global_transaction() as session:
+            user = await _signed_in_user(request, session)
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise ValidationFailed("Choose an image to upload.")
+            await profile.set_avatar(session, _store(request), user, upload.filename, upload.file)
+    except ValidationFailed as error:  # not an image, too large, none chosen
+        return await _profile_page(request, error=error, error_field="avatar")
+    return _with_notice(PROFILE, "avatar-saved")
+
+
+@post("/account/avatar/remove", include_in_schema=False)
+async def remove_avatar(request: Request[Any, Any, Any]) -> Redirect:
+    db: Database = request.app.state.db
+    async with db.global_transaction() as session:
+        user = await _signed_in_user(request, session)
+        await profile.remove_avatar(session, _store(request), user)
+    return _with_notice(PROFILE, "avatar-removed")
+
+
+async def avatar_response(store: FileStore, user: User) -> Stream:
+    """``user``'s avatar, typed by its bytes and kept by the browser (only) for a while."""
+    content_type, chunks = await profile.open_avatar(store, user)
+    return Stream(chunks, media_type=content_type, headers=AVATAR_HEADERS)
+
+
+@get("/account/avatar", include_in_schema=False)
+async def own_avatar(request: Request[Any, Any, Any]) -> Stream:
+    db: Database = request.app.state.db
+    async with db.global_transaction() as session:
+        user = await _signed_in_user(request, session)
+    return await avatar_response(_store(request), user)
+
+
+async def _password_page(
+    request: Request[Any, Any, Any], error: DomainError | None = None
+) -> Template:
+    db: Database = request.app.state.db
+    async with db.global_transaction() as session:
+        user = await _signed_in_user(request, session)
+    return Template(
+        "account_password.html",
+        context={"user": user, "errors": _field_errors(error, "form")},
+        status_code=error.status_code if error else 200,
+    )
+
+
+@get(PASSWORD, include_in_schema=False)
+async def password_page(request: Request[Any, Any, Any]) -> Template:
+    return await _password_page(request)
+
+
+@post(PASSWORD, include_in_schema=False)
+async def change_password(request: Request[Any, Any, Any], data: FormData) -> Response[Any]:
+    """A new password; every other session ends and this one gets a new id."""
+    db: Database = request.app.state.db
+    settings: Settings = request.app.state.settings
+    try:
+        async with db.global_transaction() as session:
+            user = await _signed_in_user(request, session)
+            if data.get("new", "") != data.get("repeat", ""):
+                raise ValidationFailed("The two new passwords are not the same.", field="repeat")
+            token = await profile.change_password(
+                session,
+                settings,
+                user,
+                data.get("current", ""),
+                data.get("new", ""),
+                request.cookies[SESSION_COOKIE],
+                ip=client_ip(request),
+            )
+    except DomainError as error:  # wrong current password, locked, policy, no password yet
+        return await _password_page(request, error)
+    return with_signed_in_cookie(_with_notice(PASSWORD, "changed"), settings, WORKSPACE_AREA, token)
+
+
 PAGES = [
     account_page,
     end_session,
@@ -191,4 +363,11 @@ PAGES = [
     two_factor_confirm,
     two_factor_off,
     replace_recovery_codes,
+    profile_page,
+    save_profile,
+    upload_avatar,
+    remove_avatar,
+    own_avatar,
+    password_page,
+    change_password,
 ]

@@ -3,6 +3,7 @@
 Mounted with ``workspace_routers``, so every route is behind the tenant
 guard. Reading the list needs ``core.member.read`` (every member has it);
 inviting, revoking, deactivating and reactivating need ``core.member.manage``.
+A member's picture is shown to the workspace's members (``core.member.read``).
 The invitation link goes out by mail only and never appears in an answer:
 it proves the invited address, so whoever holds it can create that
 address's account and join.
@@ -18,18 +19,20 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_303_SEE_OTHER
 from sqlalchemy import and_, func, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import roles
 from core.context import TenantContext
-from core.errors import DomainError, ValidationFailed
+from core.errors import DomainError, NotFound, ValidationFailed
 from core.models import Department, Membership, User
 from core.permissions import Actor
+from core.records.storage import file_store
 from tenants import invitations, members
 from tenants.invitations import Invitation
+from web.account import avatar_response
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession
 from web.recovery import mailer
@@ -295,6 +298,19 @@ async def members_page(
     return await _page(session, tenant, actor, q=q, after=after)
 
 
+@get("/members/{user_id:uuid}/avatar", guards=[requires(READ)])
+async def member_avatar(
+    request: Request[Any, Any, Any], session: DbSession, user_id: FromPath[uuid.UUID]
+) -> Stream:
+    """A colleague's picture; 404 for anyone who is not a member of this workspace."""
+    user = await session.scalar(
+        select(User).join(Membership, Membership.user_id == User.id).where(User.id == user_id)
+    )
+    if user is None:
+        raise NotFound("No member {id}.", id=str(user_id))
+    return await avatar_response(file_store(request.app.state.settings), user)
+
+
 @post("/members/invite", guards=[requires(MANAGE)])
 async def invite_from_page(
     request: Request[Any, Any, Any],
@@ -368,6 +384,7 @@ async def reactivate_from_page(
 
 PAGES = [
     members_page,
+    member_avatar,
     invite_from_page,
     revoke_from_page,
     deactivate_from_page,

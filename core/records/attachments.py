@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import hashlib
 import io
 import tempfile
@@ -264,6 +265,46 @@ def _check_kind(
     return KINDS[kind]
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedFile:
+    """An upload that passed the size and type checks, spooled and ready to store."""
+
+    file: BinaryIO  # at its start; closed when the ``checked_file`` block ends
+    kind: FileKind
+    content_type: str  # the detected type (with the charset, for text)
+    size: int
+    sha256: str
+
+
+@contextlib.asynccontextmanager
+async def checked_file(
+    data: bytes | BinaryIO,
+    file_name: str,
+    declared_type: str | None,
+    limits: AttachmentLimits = DEFAULT_LIMITS,
+) -> AsyncIterator[CheckedFile]:
+    """Read ``data`` once, refuse it past the size limit, by its bytes (or a name or
+    declared type that says otherwise), or of a kind ``limits`` does not allow; else yield
+    it for storing. Anything that keeps files (attachments, avatars) checks them here."""
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    spooled, size, sha256 = await asyncio.to_thread(_spool, source, limits.max_bytes)
+    with spooled:
+        sniffed = await asyncio.to_thread(_sniff, spooled)
+        kind = _check_kind(sniffed, _declared_kind(declared_type, file_name), limits)
+        content_type = kind.content_type
+        if sniffed is not None and sniffed.charset is not None:
+            content_type = f"{content_type}; charset={sniffed.charset}"
+        spooled.seek(0)
+        yield CheckedFile(spooled, kind, content_type, size, sha256)
+
+
+def detect_kind(head: bytes) -> FileKind | None:
+    """The kind of a binary file (PDF, an image) from its first bytes, for a file stored
+    without its type; None if they name no kind we know (text and zips need the whole file)."""
+    sniffed = _sniff(io.BytesIO(head[:16]))
+    return KINDS[sniffed.kind] if sniffed is not None and sniffed.kind not in _TEXT else None
+
+
 def _tenant_of(session: AsyncSession) -> uuid.UUID:
     tenant_id = session.info.get("tenant_id")
     if tenant_id is None:
@@ -289,24 +330,16 @@ async def attach(
     """
     tenant_id = _tenant_of(session)
     check_record_type(record_type)
-    source = io.BytesIO(data) if isinstance(data, bytes) else data
-    spooled, size, sha256 = await asyncio.to_thread(_spool, source, limits.max_bytes)
-    with spooled:
-        sniffed = await asyncio.to_thread(_sniff, spooled)
-        kind = _check_kind(sniffed, _declared_kind(declared_type, file_name), limits)
-        content_type = kind.content_type
-        if sniffed is not None and sniffed.charset is not None:
-            content_type = f"{content_type}; charset={sniffed.charset}"
+    async with checked_file(data, file_name, declared_type, limits) as checked:
         key = f"attachments/{tenant_id}/{uuid7().hex}"
-        spooled.seek(0)
-        await store.put(key, spooled)
+        await store.put(key, checked.file)
     attachment = Attachment(
         record_type=record_type,
         record_id=record_id,
-        file_name=display_name(file_name, kind),
-        content_type=content_type,
-        size=size,
-        sha256=sha256,
+        file_name=display_name(file_name, checked.kind),
+        content_type=checked.content_type,
+        size=checked.size,
+        sha256=checked.sha256,
         storage_key=key,
         uploaded_by=user_id,
     )
