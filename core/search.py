@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,8 +76,7 @@ def _party_hit(ctx: TenantContext, query: str, party: PartySummary) -> SearchRes
 
 
 def _product_hit(ctx: TenantContext, query: str, product: Product) -> SearchResult:
-    # No product page yet: the catalogue list, searched for this SKU, shows it first.
-    url = f"/t/{ctx.slug}/products?{urlencode({'q': product.sku})}"
+    url = f"/t/{ctx.slug}/products/{product.id}"
     score = _score(
         query, product.sku, product.barcode, product.name, prefix=[product.sku, product.name]
     )

@@ -5,6 +5,8 @@ Reading needs ``core.product.read`` (every member has it), creating and
 changing ``core.product.write``. Products are shared master data with no data
 scope: whoever may read the catalogue sees all of it. Money is a decimal
 string in JSON (``"12.50"``); a number is accepted on input and read exactly.
+A refused product names the refused input in the error's ``field`` (``"sku"``,
+``"sale_price"``, ``"uom_id"``...).
 
 Currencies, exchange rates and tax rates are read with ``core.product.read``
 too and managed with ``core.settings.manage``; the rules (the base currency
@@ -257,10 +259,15 @@ async def get_product(session: DbSession, product_id: FromPath[uuid.UUID]) -> Pr
 
 @patch("/products/{product_id:uuid}", guards=[requires(WRITE)], summary="Change a product")
 async def update_product(
-    session: DbSession, product_id: FromPath[uuid.UUID], data: JSONBody[ProductChanges]
+    session: DbSession,
+    actor: CurrentActor,
+    product_id: FromPath[uuid.UUID],
+    data: JSONBody[ProductChanges],
 ) -> ProductOut:
+    """What changed goes on the product's timeline, by the member who changed it."""
     changes = msgspec.structs.asdict(data)
-    return product_out(await services.update_product(session, product_id, **changes))
+    product = await services.update_product(session, product_id, **changes, author_id=actor.user_id)
+    return product_out(product)
 
 
 @get("/units", guards=[requires(READ)], summary="Units of measure, by dimension")

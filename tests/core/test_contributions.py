@@ -252,12 +252,12 @@ async def test_core_search_finds_a_product_by_sku_name_or_barcode(
     mei = await acting_member(db, registry, alpha, "Mei", roles.MEMBER)
     async with db.tenant_transaction(alpha.tenant_id) as session:
         piece = await catalogue.create_unit(session, "pcs", "Piece", "unit")
-        await catalogue.create_product(
+        m8 = await catalogue.create_product(
             session, sku="BOLT-M8", name="Hex bolt M8", uom_id=piece.id, barcode="4006381333931"
         )
         await catalogue.create_product(session, sku="BOLT-M10", name="Hex bolt", uom_id=piece.id)
     bolt = SearchResult(
-        "Hex bolt M8 (BOLT-M8)", "/t/alpha/products?q=BOLT-M8", "core", "product", 3.0
+        "Hex bolt M8 (BOLT-M8)", f"/t/alpha/products/{m8.id}", "core", "product", 3.0
     )
     assert (await search_as(db, registry, alpha, mei, "bolt-m8")) == [bolt]
     assert (await search_as(db, registry, alpha, mei, "4006381333931")) == [bolt]

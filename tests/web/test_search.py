@@ -143,7 +143,7 @@ async def test_a_product_is_found_by_sku_and_grouped_apart_from_parties(
 ) -> None:
     async with db.tenant_transaction(acme.tenant_id) as session:
         piece = await catalogue.create_unit(session, "pcs", "Piece", "unit")
-        await catalogue.create_product(
+        bolt = await catalogue.create_product(
             session, sku="BOLT-M8", name="Hex bolt M8", uom_id=piece.id, barcode="4006381333931"
         )
     await make_party(owner, "Bolt Brothers Hardware")
@@ -152,7 +152,7 @@ async def test_a_product_is_found_by_sku_and_grouped_apart_from_parties(
     assert found == [
         {
             "title": "Hex bolt M8 (BOLT-M8)",
-            "url": "/t/acme/products?q=BOLT-M8",
+            "url": f"/t/acme/products/{bolt.id}",
             "module": "core",
             "kind": "product",
         }

@@ -26,7 +26,8 @@ This is a package, and this file is its map: callers import from
   a unit by code, a product by SKU or barcode: every other room reads through these;
 - :mod:`.categories` — the category tree;
 - :mod:`.units` — units of measure, conversions and :func:`convert`;
-- :mod:`.catalogue` — products: field checks, create, update, the list by SKU;
+- :mod:`.catalogue` — products: field checks, create, update (its changes tracked on
+  the product's timeline), the list by SKU;
 - :mod:`.seed` — what a new workspace starts with.
 
 A package rather than sibling modules of ``services.py``: the rooms stay
@@ -42,6 +43,8 @@ from core.products.services.catalogue import (
     DEFAULT_PAGE,
     MONEY_LIMIT,
     READ,
+    RECORD,
+    TRACKED,
     WRITE,
     create_product,
     gtin_check_digit_ok,
@@ -50,6 +53,7 @@ from core.products.services.catalogue import (
 )
 from core.products.services.categories import (
     MAX_CATEGORY_DEPTH,
+    category_paths,
     category_subtree,
     create_category,
     delete_category,
@@ -75,6 +79,7 @@ from core.products.services.units import (
     QUANTITY,
     Step,
     add_conversion,
+    conversions_of,
     convert,
     create_unit,
     delete_conversion,
@@ -91,10 +96,14 @@ __all__ = [
     "MONEY_LIMIT",
     "QUANTITY",
     "READ",
+    "RECORD",
+    "TRACKED",
     "WRITE",
     "Step",
     "add_conversion",
+    "category_paths",
     "category_subtree",
+    "conversions_of",
     "convert",
     "create_category",
     "create_product",

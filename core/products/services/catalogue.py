@@ -11,14 +11,31 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import assign_unique
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, DomainError, ValidationFailed
+from core.i18n import N_
 from core.products import tax
 from core.products.currency import has_places, to_decimal
-from core.products.models import PRODUCT_KINDS, Product, TaxRate
+from core.products.models import PRODUCT_KINDS, Product, ProductCategory, TaxRate, UnitOfMeasure
 from core.products.services.categories import category_subtree
 from core.products.services.lookups import get_category, get_product, get_unit
+from core.records.timeline import track_changes
 
 READ, WRITE = "core.product.read", "core.product.write"
+RECORD = "core.product"  # the record type attachments and the timeline hang on
+#: The fields a change is tracked for on the product's timeline, with their labels (msgids).
+TRACKED = {
+    "sku": N_("SKU"),
+    "name": N_("Name"),
+    "kind": N_("Product type"),
+    "category": N_("Category"),
+    "unit": N_("Unit"),
+    "sale_price": N_("Sale price"),
+    "standard_cost": N_("Standard cost"),
+    "tax_rate": N_("Tax rate"),
+    "barcode": N_("Barcode"),
+    "active": N_("Active"),
+}
+_REFERENCES = ("category_id", "uom_id", "tax_rate_id")
 MONEY_LIMIT = Decimal("1e16")  # numeric(18,2)
 DEFAULT_PAGE = 50
 
@@ -91,7 +108,10 @@ async def _unit_id(session: AsyncSession, uom_id: uuid.UUID) -> uuid.UUID:
 
 
 async def _checked(session: AsyncSession, changes: dict[str, Any]) -> dict[str, Any]:
-    """Each given field validated (and looked up) into the value to store."""
+    """Each given field validated (and looked up) into the value to store.
+
+    A refusal names its field in the error's ``field`` (the form shows it beside the
+    input, the API returns it in the body)."""
     plain = {
         "sku": _sku,
         "name": _product_name,
@@ -110,10 +130,14 @@ async def _checked(session: AsyncSession, changes: dict[str, Any]) -> dict[str, 
     for field, value in changes.items():
         if value is UNSET:
             continue
-        if field in plain:
-            checked[field] = plain[field](value)
-        else:
-            checked[field] = await looked_up[field](session, value)
+        try:
+            if field in plain:
+                checked[field] = plain[field](value)
+            else:
+                checked[field] = await looked_up[field](session, value)
+        except DomainError as error:
+            error.params.setdefault("field", field)
+            raise
     return checked
 
 
@@ -132,10 +156,34 @@ async def _save_product(
         if product_id is not None:
             taken = taken.where(Product.id != product_id)
         if await session.scalar(taken) is not None:
-            raise Conflict("There is already a product with the SKU {sku}.", sku=sku)
+            raise Conflict("There is already a product with the SKU {sku}.", sku=sku, field="sku")
     raise Conflict(
-        "There is already a product with the barcode {barcode}.", barcode=fields.get("barcode")
+        "There is already a product with the barcode {barcode}.",
+        barcode=fields.get("barcode"),
+        field="barcode",
     )
+
+
+async def _tracked(session: AsyncSession, product: Product) -> dict[str, Any]:
+    """The tracked fields as the timeline shows them: references by their name or code."""
+
+    async def name_of(column: Any, key: Any, row_id: uuid.UUID | None) -> str | None:
+        if row_id is None:
+            return None
+        return await session.scalar(select(column).where(key == row_id))
+
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "kind": product.kind,
+        "category": await name_of(ProductCategory.name, ProductCategory.id, product.category_id),
+        "unit": await name_of(UnitOfMeasure.code, UnitOfMeasure.id, product.uom_id),
+        "sale_price": product.sale_price,
+        "standard_cost": product.standard_cost,
+        "tax_rate": await name_of(TaxRate.name, TaxRate.id, product.tax_rate_id),
+        "barcode": product.barcode,
+        "active": product.active,
+    }
 
 
 async def create_product(
@@ -184,25 +232,35 @@ async def update_product(
     tax_rate_id: uuid.UUID | UnsetType | None = UNSET,
     barcode: str | UnsetType | None = UNSET,
     active: bool | UnsetType = UNSET,
+    author_id: uuid.UUID | None = None,
 ) -> Product:
-    """Change the given fields; archive a product with ``active=False``."""
+    """Change the given fields; archive a product with ``active=False``.
+
+    What changed goes on the product's timeline as one tracked change by ``author_id``.
+    A reference sent as it is stays, even to a tax rate archived since it was chosen.
+    """
     product = await get_product(session, product_id)
-    fields = await _checked(
-        session,
-        {
-            "sku": sku,
-            "name": name,
-            "uom_id": uom_id,
-            "kind": kind,
-            "category_id": category_id,
-            "sale_price": sale_price,
-            "standard_cost": standard_cost,
-            "tax_rate_id": tax_rate_id,
-            "barcode": barcode,
-            "active": active,
-        },
-    )
-    return await _save_product(session, product, fields, product_id)
+    before = await _tracked(session, product)
+    changes = {
+        "sku": sku,
+        "name": name,
+        "uom_id": uom_id,
+        "kind": kind,
+        "category_id": category_id,
+        "sale_price": sale_price,
+        "standard_cost": standard_cost,
+        "tax_rate_id": tax_rate_id,
+        "barcode": barcode,
+        "active": active,
+    }
+    for reference in _REFERENCES:
+        if changes[reference] == getattr(product, reference):
+            changes[reference] = UNSET
+    fields = await _checked(session, changes)
+    await _save_product(session, product, fields, product_id)
+    after = await _tracked(session, product)
+    await track_changes(session, RECORD, product.id, author_id, before, after, TRACKED)
+    return product
 
 
 async def list_products(

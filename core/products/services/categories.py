@@ -129,3 +129,25 @@ async def delete_category(session: AsyncSession, category_id: uuid.UUID) -> None
         raise Conflict("Move the categories and products out of {name} first.", name=category.name)
     await session.delete(category)
     await session.flush()
+
+
+async def category_paths(session: AsyncSession) -> dict[uuid.UUID, str]:
+    """Every category with its path from the top ("Hardware / Fasteners"), in path order:
+    what a category select offers, and how a product's category reads."""
+    rows = (
+        await session.execute(
+            select(ProductCategory.id, ProductCategory.name, ProductCategory.parent_id)
+        )
+    ).all()
+    nodes = {row.id: row for row in rows}
+
+    def path(category_id: uuid.UUID) -> str:
+        names: list[str] = []
+        current: uuid.UUID | None = category_id
+        while current is not None and len(names) < MAX_CATEGORY_DEPTH:
+            names.append(nodes[current].name)
+            current = nodes[current].parent_id
+        return " / ".join(reversed(names))
+
+    paths = {category_id: path(category_id) for category_id in nodes}
+    return dict(sorted(paths.items(), key=lambda item: item[1].casefold()))

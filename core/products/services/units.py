@@ -7,13 +7,13 @@ from collections import deque
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import add_unique
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.products.currency import has_places, to_decimal
-from core.products.models import UNIT_DIMENSIONS, UnitConversion, UnitOfMeasure
+from core.products.models import UNIT_DIMENSIONS, Product, UnitConversion, UnitOfMeasure
 from core.products.services.lookups import get_product, get_unit
 
 QUANTITY = Decimal("0.0001")  # quantities carry four decimals, like numeric(18,4) columns
@@ -97,6 +97,24 @@ async def delete_conversion(session: AsyncSession, conversion_id: uuid.UUID) -> 
         raise NotFound("No unit conversion {id}.", id=str(conversion_id))
     await session.delete(conversion)
     await session.flush()
+
+
+async def conversions_of(session: AsyncSession, product: Product) -> list[UnitConversion]:
+    """What a product's quantities convert through: its own conversions first, then the
+    global ones from or to its unit."""
+    own = UnitConversion.product_id == product.id
+    global_for_unit = and_(
+        UnitConversion.product_id.is_(None),
+        or_(
+            UnitConversion.from_uom_id == product.uom_id, UnitConversion.to_uom_id == product.uom_id
+        ),
+    )
+    query = (
+        select(UnitConversion)
+        .where(or_(own, global_for_unit))
+        .order_by(UnitConversion.product_id.is_(None), UnitConversion.id)
+    )
+    return list(await session.scalars(query))
 
 
 Step = tuple[uuid.UUID, Decimal, bool]  # the next unit, the factor, whether to divide by it
