@@ -53,6 +53,7 @@ from core.permissions import Actor
 from core.records.storage import FileStore, file_store
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession
+from web.htmx import wants_partial
 from web.tenancy import requires
 
 KIND_LABELS = {"parties": N_("Customers and suppliers"), "products": N_("Products")}
@@ -84,12 +85,6 @@ class BadRow:
     row: int
     column: str | None
     reason: str
-
-
-def _partial(request: Request[Any, Any, Any]) -> bool:
-    """An htmx request for a fragment; a boosted navigation still wants the whole page."""
-    headers = request.headers
-    return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
 
 
 def _store(request: Request[Any, Any, Any]) -> FileStore:
@@ -291,7 +286,7 @@ async def check_file(
     table = await _table(request, actor, upload_id)
     mapping = _mapping_from(data)
     base = _base(tenant.slug, kind, upload_id)
-    partial = _partial(request)
+    partial = wants_partial(request)
     try:
         report = await run_import(session, actor, spec, table, mapping, dry_run=True)
     except ValidationFailed as error:  # the mapping itself: a required field left out, ...

@@ -33,16 +33,11 @@ from core.records import access
 from core.records.views import record_sections
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
+from web.htmx import wants_partial
 from web.tenancy import requires
 
 _TAG_SEPARATORS = re.compile(r"[,，、;；]")
 _FORM_FIELDS = ("kind", "name", "email", "phone", "tax_id", "website", "tags", "notes")
-
-
-def _wants_rows(request: Request[Any, Any, Any]) -> bool:
-    """An htmx request for more rows; a boosted navigation still wants the whole page."""
-    headers = request.headers
-    return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
 
 
 # --- the list ----------------------------------------------------------------------------------
@@ -77,7 +72,7 @@ async def parties_page(
         "can_import": actor.can(IMPORT_PERMISSION) and actor.can(WRITE),
     }
     return Template(
-        "parties/_rows.html" if _wants_rows(request) else "parties/index.html", context=context
+        "parties/_rows.html" if wants_partial(request) else "parties/index.html", context=context
     )
 
 

@@ -55,18 +55,13 @@ from core.records.attachments import DEFAULT_LIMITS, KIB, KINDS, MIB, size_label
 from core.records.timeline import ACTIVITY_TYPES, MENTION
 from web.auth import FormData, local_target
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
+from web.htmx import wants_partial
 from web.members import member_page
 
 ATTACHMENTS = "records/_attachments.html"
 TIMELINE = "records/_timeline.html"
 ENTRIES = "records/_entries.html"
 MultipartForm = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
-
-
-def _is_htmx(request: Request[Any, Any, Any]) -> bool:
-    """An htmx request for a partial; a boosted navigation still wants the whole page."""
-    headers = request.headers
-    return headers.get("hx-request") == "true" and headers.get("hx-boosted") != "true"
 
 
 def file_size(size: int) -> str:
@@ -191,7 +186,7 @@ async def _act(
 ) -> DomainError | None:
     """Run a form's action. For htmx, a refusal is rolled back to a savepoint and returned,
     for the section to show; without htmx it goes on to the error page."""
-    if not _is_htmx(request):
+    if not wants_partial(request):
         await action()
         return None
     try:
@@ -212,7 +207,7 @@ async def _files_answer(
     record: RecordOnPage,
     error: DomainError | None,
 ) -> Response[Any]:
-    if not _is_htmx(request):
+    if not wants_partial(request):
         return _redirect(record)
     return Template(ATTACHMENTS, context={"files": await _files(session, record, error)})
 
@@ -224,7 +219,7 @@ async def _timeline_answer(
     record: RecordOnPage,
     error: DomainError | None,
 ) -> Response[Any]:
-    if not _is_htmx(request):
+    if not wants_partial(request):
         return _redirect(record)
     return Template(TIMELINE, context={"timeline": await _timeline(session, actor, record, error)})
 
