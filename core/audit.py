@@ -3,19 +3,90 @@
 Services call :func:`record` inside the transaction that does the action,
 so an action and its entry commit together. The app role may insert and
 read ``core_audit_log`` but not change or delete it (``ensure_app_role``
-revokes UPDATE and DELETE); tenant admins read it through :func:`entries`.
+revokes UPDATE and DELETE); tenant admins read it through :func:`entries` (the JSON
+API) and :func:`page` (the audit log page and its export, which add who acted and on
+whom, by name).
+
+Core's actions have readable names (:data:`ACTIONS`); a module's action is shown by its
+code. Times are UTC, as ``when`` shows them, so a day filter means a UTC day.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.models import AuditEntry
+from core.i18n import N_, gettext
+from core.models import AuditEntry, Membership, User
+
+PAGE_SIZE = 50
+MEMBERSHIP = "core.membership"
+
+#: Core's action codes -> their readable names (msgids).
+ACTIONS: dict[str, str] = {
+    "core.api_token.created": N_("API token created"),
+    "core.api_token.revoked": N_("API token revoked"),
+    "core.currency.enabled": N_("Currency enabled"),
+    "core.currency.disabled": N_("Currency disabled"),
+    "core.currency.base_changed": N_("Base currency changed"),
+    "core.exchange_rate.set": N_("Exchange rate set"),
+    "core.exchange_rate.deleted": N_("Exchange rate deleted"),
+    "core.tax_rate.created": N_("Tax rate created"),
+    "core.tax_rate.changed": N_("Tax rate changed"),
+    "core.data.imported": N_("Spreadsheet imported"),
+    "core.party.merged": N_("Parties merged"),
+    "core.department.created": N_("Department created"),
+    "core.department.changed": N_("Department changed"),
+    "core.department.deleted": N_("Department deleted"),
+    "core.position.created": N_("Position created"),
+    "core.position.changed": N_("Position changed"),
+    "core.position.deleted": N_("Position deleted"),
+    "core.member.invited": N_("Member invited"),
+    "core.member.invitation_revoked": N_("Invitation withdrawn"),
+    "core.member.joined": N_("Member joined"),
+    "core.member.deactivated": N_("Member deactivated"),
+    "core.member.reactivated": N_("Member reactivated"),
+    "core.member.placed": N_("Member's department, manager or position changed"),
+    "core.member.roles_changed": N_("Member's roles changed"),
+    "core.role.created": N_("Role created"),
+    "core.role.changed": N_("Role changed"),
+    "core.role.deleted": N_("Role deleted"),
+    "core.settings.two_factor_required": N_("Two-factor sign-in required"),
+    "core.settings.two_factor_optional": N_("Two-factor sign-in made optional"),
+}
+
+#: Core's subject types -> their readable names (msgids).
+SUBJECTS: dict[str, str] = {
+    "core.api_token": N_("API token"),
+    "core.currency": N_("Currency"),
+    "core.exchange_rate": N_("Exchange rate"),
+    "core.tax_rate": N_("Tax rate"),
+    "core.party": N_("Customer or supplier"),
+    "core.product": N_("Product"),
+    "core.department": N_("Department"),
+    "core.position": N_("Position"),
+    "core.invitation": N_("Invitation"),
+    MEMBERSHIP: N_("Member"),
+    "core.role": N_("Role"),
+    "core.tenant": N_("Workspace"),
+}
+
+
+def action_label(code: str) -> str:
+    """The action's name in the current language; a module's action by its code."""
+    return gettext(ACTIONS[code]) if code in ACTIONS else code
+
+
+def subject_label(code: str | None) -> str:
+    if code is None:
+        return ""
+    return gettext(SUBJECTS[code]) if code in SUBJECTS else code
 
 
 async def record(
@@ -65,3 +136,137 @@ async def entries(
     if before is not None:
         query = query.where(AuditEntry.id < before)
     return list(await session.scalars(query))
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """What the audit log page and its export narrow the log to (None: any)."""
+
+    action: str | None = None
+    actor_id: uuid.UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """An entry with the names the page and the export show: who acted and, for a member,
+    on whom (None when there is no one to name)."""
+
+    entry: AuditEntry
+    actor: str | None
+    subject_name: str | None
+
+    @property
+    def action(self) -> str:
+        return action_label(self.entry.action)
+
+    @property
+    def subject(self) -> str:
+        label = subject_label(self.entry.subject_type)
+        if not self.subject_name:
+            return label
+        return gettext("{kind}: {name}").format(kind=label, name=self.subject_name)
+
+    @property
+    def details(self) -> list[tuple[str, str]]:
+        """The detail as (key, value) pairs, nested values flattened into text."""
+        return [(key, detail_text(value)) for key, value in self.entry.detail.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page, newest first; pass ``next_before`` back as ``before``, None at the end."""
+
+    rows: list[Shown]
+    next_before: uuid.UUID | None
+
+
+def detail_text(value: Any) -> str:
+    """A detail value as one line: ``name: Clerks; permissions: a, b``."""
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {detail_text(inner)}" for key, inner in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(detail_text(item) for item in value)
+    if isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    return "" if value is None else str(value)
+
+
+async def page(
+    session: AsyncSession,
+    filters: Filters,
+    *,
+    before: uuid.UUID | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
+    """A page of :func:`entries` (the query the JSON API uses) with the names to show."""
+    limit = min(max(limit, 1), 499)  # one more than the page tells whether there is a next
+    found = await entries(
+        session,
+        action=filters.action,
+        actor_id=filters.actor_id,
+        since=filters.since,
+        until=filters.until,
+        before=before,
+        limit=limit + 1,
+    )
+    rows = await _shown(session, found[:limit])
+    return Page(rows, rows[-1].entry.id if len(found) > limit else None)
+
+
+async def every_entry(session: AsyncSession, filters: Filters) -> AsyncIterator[Shown]:
+    """Every entry that matches, newest first, read page by page (for the export)."""
+    before: uuid.UUID | None = None
+    while True:
+        found = await page(session, filters, before=before, limit=499)
+        for row in found.rows:
+            yield row
+        if found.next_before is None:
+            return
+        before = found.next_before
+
+
+async def _shown(session: AsyncSession, found: Sequence[AuditEntry]) -> list[Shown]:
+    actor_ids = {e.actor_id for e in found if e.actor_id is not None}
+    member_ids = {e.subject_id for e in found if e.subject_type == MEMBERSHIP and e.subject_id}
+    actors: dict[uuid.UUID, str] = {}
+    if actor_ids:
+        rows = await session.execute(
+            select(User.id, User.display_name).where(User.id.in_(actor_ids))
+        )
+        actors = dict(rows.all())
+    members: dict[uuid.UUID, str] = {}
+    if member_ids:
+        rows = await session.execute(
+            select(Membership.id, User.display_name)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.id.in_(member_ids))
+        )
+        members = dict(rows.all())
+    return [
+        Shown(
+            entry,
+            actors.get(entry.actor_id) if entry.actor_id else None,
+            members.get(entry.subject_id)
+            if entry.subject_type == MEMBERSHIP and entry.subject_id
+            else None,
+        )
+        for entry in found
+    ]
+
+
+async def actions_present(session: AsyncSession) -> list[str]:
+    """The action codes the tenant's log holds, by code."""
+    return list(await session.scalars(select(AuditEntry.action).distinct().order_by("action")))
+
+
+async def members(session: AsyncSession) -> list[tuple[uuid.UUID, str]]:
+    """The workspace's members (deactivated ones too) as (user id, name), by name: who
+    may appear as the actor of an entry."""
+    rows = await session.execute(
+        select(User.id, User.display_name)
+        .join(Membership, Membership.user_id == User.id)
+        .order_by(func.lower(User.display_name), User.id)
+    )
+    return [(user_id, name) for user_id, name in rows]

@@ -36,6 +36,7 @@ CORE_MENU = (
     MenuEntry(N_("Customers and suppliers"), "/parties", permission="core.party.read", order=10),
     MenuEntry(N_("Products"), "/products", permission="core.product.read", order=20),
     MenuEntry(N_("Members"), "/members", permission="core.member.read", order=900),
+    MenuEntry(N_("Audit log"), "/audit", permission="core.audit.read", order=950),
 )
 
 

@@ -42,7 +42,7 @@ from core.records import views as records_views
 from core.settings import Settings
 from tenants import api as tenants_api
 from tenants import views as tenants_views
-from web import account, auth, mailbox, members, operator, organisation, pages, recovery
+from web import account, audit, auth, mailbox, members, operator, organisation, pages, recovery
 from web.errors import EXCEPTION_HANDLERS
 from web.health import healthz
 from web.middleware import LOCALE_COOKIE, request_context
@@ -122,6 +122,7 @@ def create_app(
             create_static_files_router(path="/static", directories=[WEB / "static"]),
             *core_routers,
             *workspace_routers(members.PAGES, members.API, tag="members"),
+            *workspace_routers(audit.PAGES, [], tag="audit"),
             *workspace_routers([], organisation.API, tag="organisation"),
             *workspace_routers(parties_views.PAGES, parties_api.API, tag="parties"),
             *workspace_routers(products_views.PAGES, products_api.API, tag="products"),
