@@ -195,6 +195,17 @@ def render_value(value: Any) -> str | None:
     return str(value)
 
 
+async def referenced_name(
+    session: AsyncSession, column: Any, row_id: uuid.UUID | None
+) -> str | None:
+    """What the mapped attribute ``column`` (``Party.name``) holds for the row ``row_id``:
+    how a tracked change shows a reference, so the history reads the same after the
+    row is renamed or removed."""
+    if row_id is None:
+        return None
+    return await session.scalar(select(column).where(column.class_.id == row_id))
+
+
 async def track_changes(
     session: AsyncSession,
     record_type: str,

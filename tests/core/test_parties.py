@@ -21,6 +21,7 @@ from core.parties.normalise import normalise_email, normalise_name, normalise_ph
 from core.parties.schemas import AddressIn, ContactPointIn, PartyChanges, PartyIn
 from core.parties.services import DuplicateSuspected
 from core.permissions import Actor, Scope, visible
+from core.records import timeline
 from core.settings import Settings
 
 EVERYTHING = frozenset({services.READ, services.WRITE, services.MERGE})
@@ -396,6 +397,45 @@ async def test_an_update_keeps_what_it_can_and_checks_for_duplicates(acme: Works
             session, me, wayne_id, PartyChanges(name="Stark Industries Inc."), allow_duplicates=True
         )
         assert renamed.name_normalised == "stark industries"
+
+
+async def test_a_change_is_tracked_on_the_timeline_and_a_refused_one_is_not(
+    acme: Workspace,
+) -> None:
+    me = await acme.member("Mia")
+    async with acme.session() as session:
+        await services.create_party(session, me, company("Stark Industries"))
+        wayne = await services.create_party(
+            session, me, company("Wayne Enterprises", email("bruce@wayne.com"), tags=("Gotham",))
+        )
+        wayne_id = wayne.id  # a refused change expires the object
+        with pytest.raises(DuplicateSuspected):
+            await services.update_party(
+                session, me, wayne_id, PartyChanges(name="Stark Industries")
+            )
+        await services.update_party(session, me, wayne_id, PartyChanges(notes=""))  # no change
+        await services.update_party(
+            session,
+            me,
+            wayne_id,
+            PartyChanges(
+                is_supplier=True,
+                contact_points=(email("bruce@wayne.com"), phone("+1 555 0100 777")),
+                tags=("Gotham", "Defence"),
+            ),
+        )
+        entries = await timeline.timeline(session, "core.party", wayne_id)
+    assert [(entry.kind, entry.author_id) for entry in entries] == [("change", me.user_id)]
+    assert entries[0].changes == [
+        {"field": "is_supplier", "label": "Supplier", "from": "false", "to": "true"},
+        {
+            "field": "contact_points",
+            "label": "E-mails and phones",
+            "from": "bruce@wayne.com",
+            "to": "bruce@wayne.com, +1 555 0100 777",
+        },
+        {"field": "tags", "label": "Tags", "from": "Gotham", "to": "Defence, Gotham"},
+    ]
 
 
 # --- merge -----------------------------------------------------------------------------------

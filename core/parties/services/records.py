@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.errors import Conflict, NotFound, ValidationFailed
+from core.i18n import N_
+from core.models import Department, User
 from core.parties.models import COMPANY, EMAIL, PERSON, PHONE, Party
 from core.parties.normalise import normalise_name
 from core.parties.schemas import PartyChanges, PartyIn
@@ -32,6 +34,24 @@ from core.parties.services.checks import (
 )
 from core.parties.services.duplicates import DuplicateSuspected, _duplicates
 from core.permissions import Actor, visible
+from core.records.timeline import referenced_name, track_changes
+
+#: The fields a change is tracked for on the party's timeline, with their labels (msgids).
+TRACKED = {
+    "name": N_("Name"),
+    "company": N_("Company"),
+    "is_customer": N_("Customer"),
+    "is_supplier": N_("Supplier"),
+    "tax_id": N_("Tax number"),
+    "website": N_("Website"),
+    "contact_points": N_("E-mails and phones"),
+    "addresses": N_("Addresses"),
+    "tags": N_("Tags"),
+    "owner": N_("Owner"),
+    "department": N_("Department"),
+    "notes": N_("Notes"),
+    "active": N_("Active"),
+}
 
 
 async def create_party(
@@ -104,27 +124,51 @@ async def update_party(
         raise Conflict("{name} was merged into another party; change that one.", name=party.name)
     old_name, old_company = party.name_normalised, party.company_id
     old_points = {(p.kind, p.value_normalised) for p in party.contact_points}
+    before = await _tracked(session, party)
     # In a savepoint: a refusal half-way leaves neither rows nor pending changes behind.
     async with session.begin_nested():
         await _apply(session, actor, party, changes)
         await session.flush()
-        if allow_duplicates:
-            return party
         renamed = (party.name_normalised, party.company_id) != (old_name, old_company)
         new_points = {(p.kind, p.value_normalised) for p in party.contact_points} - old_points
-        candidates = await _duplicates(
-            session,
-            actor,
-            kind=party.kind,
-            name_normalised=party.name_normalised if renamed else None,
-            emails={value for kind, value in new_points if kind == EMAIL},
-            phones={value for kind, value in new_points if kind == PHONE},
-            company_id=party.company_id,
-            exclude_id=party.id,
-        )
-        if candidates:
+        if not allow_duplicates and (
+            candidates := await _duplicates(
+                session,
+                actor,
+                kind=party.kind,
+                name_normalised=party.name_normalised if renamed else None,
+                emails={value for kind, value in new_points if kind == EMAIL},
+                phones={value for kind, value in new_points if kind == PHONE},
+                company_id=party.company_id,
+                exclude_id=party.id,
+            )
+        ):
             raise DuplicateSuspected(candidates)
+    after = await _tracked(session, party)
+    await track_changes(session, RESOURCE, party.id, actor.user_id, before, after, TRACKED)
     return party
+
+
+async def _tracked(session: AsyncSession, party: Party) -> dict[str, object]:
+    """The tracked fields as the timeline shows them: references by name, lists as text."""
+    return {
+        "name": party.name,
+        "company": await referenced_name(session, Party.name, party.company_id),
+        "is_customer": party.is_customer,
+        "is_supplier": party.is_supplier,
+        "tax_id": party.tax_id,
+        "website": party.website,
+        "contact_points": [point.value for point in party.contact_points],
+        "addresses": [
+            ", ".join(part for part in (a.line1, a.line2, a.city, a.region) if part)
+            for a in party.addresses
+        ],
+        "tags": sorted(party.tag_names),
+        "owner": await referenced_name(session, User.display_name, party.owner_id),
+        "department": await referenced_name(session, Department.name, party.department_id),
+        "notes": party.notes,
+        "active": party.active,
+    }
 
 
 async def _apply(session: AsyncSession, actor: Actor, party: Party, changes: PartyChanges) -> None:

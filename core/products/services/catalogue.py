@@ -18,7 +18,7 @@ from core.products.currency import has_places, to_decimal
 from core.products.models import PRODUCT_KINDS, Product, ProductCategory, TaxRate, UnitOfMeasure
 from core.products.services.categories import category_subtree
 from core.products.services.lookups import get_category, get_product, get_unit
-from core.records.timeline import track_changes
+from core.records.timeline import referenced_name, track_changes
 
 READ, WRITE = "core.product.read", "core.product.write"
 RECORD = "core.product"  # the record type attachments and the timeline hang on
@@ -167,20 +167,15 @@ async def _save_product(
 async def _tracked(session: AsyncSession, product: Product) -> dict[str, Any]:
     """The tracked fields as the timeline shows them: references by their name or code."""
 
-    async def name_of(column: Any, key: Any, row_id: uuid.UUID | None) -> str | None:
-        if row_id is None:
-            return None
-        return await session.scalar(select(column).where(key == row_id))
-
     return {
         "sku": product.sku,
         "name": product.name,
         "kind": product.kind,
-        "category": await name_of(ProductCategory.name, ProductCategory.id, product.category_id),
-        "unit": await name_of(UnitOfMeasure.code, UnitOfMeasure.id, product.uom_id),
+        "category": await referenced_name(session, ProductCategory.name, product.category_id),
+        "unit": await referenced_name(session, UnitOfMeasure.code, product.uom_id),
         "sale_price": product.sale_price,
         "standard_cost": product.standard_cost,
-        "tax_rate": await name_of(TaxRate.name, TaxRate.id, product.tax_rate_id),
+        "tax_rate": await referenced_name(session, TaxRate.name, product.tax_rate_id),
         "barcode": product.barcode,
         "active": product.active,
     }
