@@ -10,14 +10,16 @@ a superuser, so row-level security is what they see.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import itertools
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy.engine import URL, make_url
@@ -32,6 +34,11 @@ from core.db import (
 )
 from core.plugins.registry import ModuleRegistry
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+    from core.models import User
 
 TEST_MODULES = ("tests.sample_module.plugin", "tests.sample_addon.plugin")
 _counter = itertools.count()
@@ -218,6 +225,40 @@ async def client(anonymous_client, db: Database, sign_in):
     # The domain the server's own Set-Cookie uses, so a rotated id replaces this one.
     anonymous_client.cookies.set(SESSION_COOKIE, await sign_in(owner.id), domain="127.0.0.1")
     return anonymous_client
+
+
+@pytest.fixture
+async def live(
+    settings: Settings, db: Database, registry: ModuleRegistry, tmp_path: Path
+) -> AsyncIterator[str]:
+    """The real app on a loopback port, keeping its files under this test's folder."""
+    from web.app import create_app
+
+    app = create_app(dataclasses.replace(settings, data_dir=tmp_path), db=db, registry=registry)
+    async with LiveServer(app) as base_url:
+        yield base_url
+
+
+Browser = Callable[["User"], Awaitable["httpx.AsyncClient"]]
+
+
+@pytest.fixture
+async def browser(live: str, sign_in) -> AsyncIterator[Browser]:
+    """Open a browser on ``live`` signed in as a user (each its own cookie jar); all are
+    closed after the test."""
+    import httpx
+
+    from web.auth import SESSION_COOKIE
+
+    async with contextlib.AsyncExitStack() as opened:
+
+        async def open_as(who: User) -> httpx.AsyncClient:
+            http = await opened.enter_async_context(httpx.AsyncClient(base_url=live))
+            # The server's own cookie domain, so a new session id replaces this one.
+            http.cookies.set(SESSION_COOKIE, await sign_in(who.id), domain="127.0.0.1")
+            return http
+
+        yield open_as
 
 
 # --- the hook coverage check runs last, and only in a full run -------------------------------

@@ -6,10 +6,7 @@ test's own data folder, so "nothing stored" is checked on disk.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -19,10 +16,7 @@ from core.context import TenantContext
 from core.db import Database
 from core.identity import accounts, passwords
 from core.models import Membership, User
-from core.plugins.registry import ModuleRegistry
-from core.settings import Settings
-from tests.conftest import LiveServer
-from web.app import create_app
+from tests.conftest import Browser
 from web.auth import SESSION_COOKIE
 from web.middleware import LOCALE_COOKIE
 
@@ -31,30 +25,6 @@ PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a fresh and rather long passphrase"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 PDF = b"%PDF-1.7\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 20 + b"%%EOF\n"
-Browser = Callable[[User], Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def live(
-    settings: Settings, db: Database, registry: ModuleRegistry, tmp_path: Path
-) -> AsyncIterator[str]:
-    app = create_app(replace(settings, data_dir=tmp_path), db=db, registry=registry)
-    async with LiveServer(app) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-async def browser(live: str, sign_in) -> AsyncIterator[Browser]:
-    """Open a browser signed in as a user; all are closed after the test."""
-    async with contextlib.AsyncExitStack() as opened:
-
-        async def open_as(who: User) -> httpx.AsyncClient:
-            http = await opened.enter_async_context(httpx.AsyncClient(base_url=live))
-            # The server's own cookie domain, so a new session id replaces this one.
-            http.cookies.set(SESSION_COOKIE, await sign_in(who.id), domain="127.0.0.1")
-            return http
-
-        yield open_as
 
 
 async def _user(db: Database, email: str, name: str) -> User:

@@ -24,15 +24,12 @@ from tests.web.test_parties_api import (
     HTML,
     HTMX,
     Browser,
-    browser,
     csv_rows,
     join,
-    live,
     the_test_owner,
     user,
 )
 
-live, browser = live, browser  # the fixtures, used by name
 ROW = re.compile(
     r'<tr id="audit-(?P<id>[^"]+)" data-action="(?P<action>[^"]+)">(?P<cells>.*?)</tr>', re.S
 )

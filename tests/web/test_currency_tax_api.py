@@ -11,11 +11,8 @@ import pytest
 from core import roles
 from core.context import TenantContext
 from core.db import Database
-from tests.web import test_parties_api as party_tests
 from tests.web.test_organisation_api import API, audited
 from tests.web.test_parties_api import Browser, join, the_test_owner, user
-
-live, browser = party_tests.live, party_tests.browser  # the app with these routes, browsers
 
 
 @pytest.fixture

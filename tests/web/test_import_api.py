@@ -14,13 +14,9 @@ from sqlalchemy import func, select
 from core import roles
 from core.context import TenantContext
 from core.db import Database
-from core.exchange.api import API
 from core.models import Membership, User
 from core.parties.models import Party
-from core.plugins.registry import ModuleRegistry
-from core.settings import Settings
-from tests.conftest import TEST_OWNER_EMAIL, LiveServer
-from web.app import create_app, workspace_routers
+from tests.conftest import TEST_OWNER_EMAIL
 from web.auth import SESSION_COOKIE
 
 IMPORTS = "/api/t/acme/imports"
@@ -28,16 +24,6 @@ IMPORTS = "/api/t/acme/imports"
 
 def csv_file(*lines: str) -> tuple[str, bytes, str]:
     return ("list.csv", ("\r\n".join(lines) + "\r\n").encode("utf-8-sig"), "text/csv")
-
-
-@pytest.fixture
-async def live(settings: Settings, db: Database, registry: ModuleRegistry) -> AsyncIterator[str]:
-    app = create_app(settings, db=db, registry=registry)
-    if not any(route.path.endswith("/imports/{kind:str}") for route in app.routes):
-        for router in workspace_routers([], API, tag="imports"):  # until web/app.py mounts it
-            app.register(router)
-    async with LiveServer(app) as base_url:
-        yield base_url
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ kept per workspace and member."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import re
 import uuid
@@ -26,12 +25,9 @@ from core.errors import NotFound
 from core.exchange import uploads
 from core.models import Membership, User
 from core.parties.models import Party
-from core.plugins.registry import ModuleRegistry
 from core.products.models import Product
 from core.records.storage import LocalFileStore
-from core.settings import Settings
-from tests.conftest import TEST_OWNER_EMAIL, LiveServer
-from web.app import create_app
+from tests.conftest import TEST_OWNER_EMAIL
 from web.auth import SESSION_COOKIE
 
 HTML = {"accept": "text/html"}
@@ -107,16 +103,6 @@ class Page(HTMLParser):
     @property
     def mapping(self) -> dict[str, str]:
         return {name: value for name, value in self.selected.items() if name.startswith("column-")}
-
-
-@pytest.fixture
-async def live(
-    settings: Settings, db: Database, registry: ModuleRegistry, tmp_path: Path
-) -> AsyncIterator[str]:
-    """The app, keeping uploads in the test's own folder."""
-    app = create_app(dataclasses.replace(settings, data_dir=tmp_path), db=db, registry=registry)
-    async with LiveServer(app) as base_url:
-        yield base_url
 
 
 @pytest.fixture

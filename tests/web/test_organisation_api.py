@@ -12,10 +12,7 @@ from core import roles
 from core.context import TenantContext
 from core.db import Database
 from core.models import Membership
-from tests.web import test_parties_api as party_tests
 from tests.web.test_parties_api import Browser, join, the_test_owner, user
-
-live, browser = party_tests.live, party_tests.browser  # the app with these routes, browsers
 
 API = "/api/t/acme"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import openpyxl
@@ -24,40 +24,10 @@ from core.identity import api_tokens
 from core.models import Membership, User
 from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
-from core.settings import Settings
-from tests.conftest import TEST_OWNER_EMAIL, LiveServer
-from web.app import create_app
-from web.auth import SESSION_COOKIE
+from tests.conftest import TEST_OWNER_EMAIL, Browser
 
 HTML = {"accept": "text/html"}
 HTMX = {**HTML, "hx-request": "true"}
-Browser = Callable[[User], Awaitable[httpx.AsyncClient]]
-
-
-def serve(settings: Settings, db: Database, registry: ModuleRegistry):
-    return create_app(settings, db=db, registry=registry)
-
-
-@pytest.fixture
-async def live(settings: Settings, db: Database, registry: ModuleRegistry) -> AsyncIterator[str]:
-    async with LiveServer(serve(settings, db, registry)) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-async def browser(live: str, sign_in) -> AsyncIterator[Browser]:
-    """Open a browser signed in as a user; all are closed after the test."""
-    opened: list[httpx.AsyncClient] = []
-
-    async def open_as(user: User) -> httpx.AsyncClient:
-        http = httpx.AsyncClient(base_url=live)
-        http.cookies.set(SESSION_COOKIE, await sign_in(user.id))
-        opened.append(http)
-        return http
-
-    yield open_as
-    for http in opened:
-        await http.aclose()
 
 
 @pytest.fixture

@@ -17,12 +17,9 @@ from core import roles
 from core.context import TenantContext
 from core.db import Database
 from core.products import services as catalogue
-from tests.web import test_parties_api as party_tests
 from tests.web.test_parties_api import HTML, Browser, join, the_test_owner, user
 from tests.web.test_records_api import PNG
 from tests.web.test_recovery_pages import csrf
-
-live, browser = party_tests.live, party_tests.browser  # the app with these routes, browsers
 
 
 @pytest.fixture

@@ -11,10 +11,7 @@ import pytest
 from core import roles
 from core.context import TenantContext
 from core.db import Database
-from tests.web import test_parties_api as party_tests
 from tests.web.test_parties_api import HTML, Browser, csv_rows, join, the_test_owner, user
-
-live, browser = party_tests.live, party_tests.browser  # the app with these routes, browsers
 
 
 @pytest.fixture

@@ -10,10 +10,7 @@ so "nothing stored" is checked on disk.
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -25,9 +22,7 @@ from core.models import User
 from core.plugins.registry import ModuleRegistry
 from core.records import timeline
 from core.records.attachments import MIB
-from core.settings import Settings
 from tenants import services as tenant_services
-from tests.conftest import LiveServer
 from tests.sample_module.services import NoteService
 from tests.web.test_parties_api import (
     Browser,
@@ -36,37 +31,12 @@ from tests.web.test_parties_api import (
     the_test_owner,
     user,
 )
-from web.app import create_app
-from web.auth import SESSION_COOKIE
 
 HTML = {"accept": "text/html"}
 HTMX = {**HTML, "hx-request": "true"}
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 PDF = b"%PDF-1.7\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 20 + b"%%EOF\n"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + bytes(200)
-
-
-@pytest.fixture
-async def live(
-    settings: Settings, db: Database, registry: ModuleRegistry, tmp_path: Path
-) -> AsyncIterator[str]:
-    """The app with its files under this test's folder (``browser`` opens clients on it)."""
-    app = create_app(replace(settings, data_dir=tmp_path), db=db, registry=registry)
-    async with LiveServer(app) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-async def browser(live: str, sign_in) -> AsyncIterator[Browser]:
-    """Open a browser signed in as a user; all are closed after the test."""
-    async with contextlib.AsyncExitStack() as opened:
-
-        async def open_as(who: User) -> httpx.AsyncClient:
-            http = await opened.enter_async_context(httpx.AsyncClient(base_url=live))
-            http.cookies.set(SESSION_COOKIE, await sign_in(who.id))
-            return http
-
-        yield open_as
 
 
 def stored(tmp_path: Path) -> list[Path]:

@@ -8,7 +8,6 @@ app on a loopback port; an API token narrows what its holder finds.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
@@ -22,37 +21,11 @@ from core.models import Membership, User
 from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
 from core.products import services as catalogue
-from core.settings import Settings
 from tenants import services as tenants
-from tests.conftest import TEST_OWNER_EMAIL, LiveServer
+from tests.conftest import TEST_OWNER_EMAIL, Browser
 from tests.sample_module.services import NoteService
-from web.app import create_app
-from web.auth import SESSION_COOKIE
 
 HTML = {"accept": "text/html"}
-Browser = Callable[[User], Awaitable[httpx.AsyncClient]]
-
-
-@pytest.fixture
-async def live(settings: Settings, db: Database, registry: ModuleRegistry) -> AsyncIterator[str]:
-    async with LiveServer(create_app(settings, db=db, registry=registry)) as base_url:
-        yield base_url
-
-
-@pytest.fixture
-async def browser(live: str, sign_in) -> AsyncIterator[Browser]:
-    """Open a browser signed in as a user; all are closed after the test."""
-    opened: list[httpx.AsyncClient] = []
-
-    async def open_as(user: User) -> httpx.AsyncClient:
-        http = httpx.AsyncClient(base_url=live)
-        http.cookies.set(SESSION_COOKIE, await sign_in(user.id))
-        opened.append(http)
-        return http
-
-    yield open_as
-    for http in opened:
-        await http.aclose()
 
 
 async def new_user(db: Database, name: str) -> User:
