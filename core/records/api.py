@@ -84,6 +84,7 @@ class ChangeOut(msgspec.Struct, frozen=True, kw_only=True):
     label: str
     old: str | None = msgspec.field(name="from")
     new: str | None = msgspec.field(name="to")
+    boolean: bool = False  # a yes/no field, kept as "true" and "false"
 
 
 class TimelineEntryOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -220,7 +221,13 @@ async def _entry_outs(
             author_name=names.get(entry.author_id, "") if entry.author_id else "",
             body=entry.body,
             changes=[
-                ChangeOut(field=c["field"], label=gettext(c["label"]), old=c["from"], new=c["to"])
+                ChangeOut(
+                    field=c["field"],
+                    label=gettext(c["label"]),
+                    old=c["from"],
+                    new=c["to"],
+                    boolean=c.get("boolean", False),
+                )
                 for c in entry.changes
             ],
             activity=_activity_out(done[entry.activity_id], names)

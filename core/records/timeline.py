@@ -195,6 +195,10 @@ def render_value(value: Any) -> str | None:
     return str(value)
 
 
+def _is_boolean(*values: Any) -> bool:
+    return any(isinstance(value, bool) for value in values)
+
+
 async def referenced_name(
     session: AsyncSession, column: Any, row_id: uuid.UUID | None
 ) -> str | None:
@@ -229,6 +233,8 @@ async def track_changes(
             "label": (labels or {}).get(name, name),
             "from": render_value(before.get(name)),
             "to": render_value(after.get(name)),
+            # A yes/no field: readers show its "true" and "false" as words of their language.
+            **({"boolean": True} if _is_boolean(before.get(name), after.get(name)) else {}),
         }
         for name in fields
         if before.get(name) != after.get(name)

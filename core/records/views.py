@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
 from core.errors import DomainError, ValidationFailed
-from core.i18n import number
+from core.i18n import gettext, number
 from core.permissions import Actor
 from core.records import access, attachments, timeline
 from core.records.access import RecordType
@@ -91,9 +91,25 @@ class ShownAttachment:
 
 
 @dataclass(frozen=True, slots=True)
+class ShownChange:
+    label: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
 class ShownEntry:
     entry: TimelineEntryOut
     text: str  # the body with each mention shown as @Name
+    changes: list[ShownChange]
+
+
+def _shown_value(value: str | None, boolean: bool) -> str:
+    if value is None or value == "":
+        return "–"
+    if boolean:
+        return gettext("Yes") if value == "true" else gettext("No")
+    return value
 
 
 def _record(
@@ -132,7 +148,17 @@ async def _files(
 
 
 def _shown(entries: list[TimelineEntryOut]) -> list[ShownEntry]:
-    return [ShownEntry(e, MENTION.sub(lambda m: f"@{m['name']}", e.body)) for e in entries]
+    return [
+        ShownEntry(
+            e,
+            MENTION.sub(lambda m: f"@{m['name']}", e.body),
+            [
+                ShownChange(c.label, _shown_value(c.old, c.boolean), _shown_value(c.new, c.boolean))
+                for c in e.changes
+            ],
+        )
+        for e in entries
+    ]
 
 
 def _more_url(record: RecordOnPage, cursor: uuid.UUID | None) -> str | None:

@@ -427,7 +427,13 @@ async def test_a_change_is_tracked_on_the_timeline_and_a_refused_one_is_not(
         entries = await timeline.timeline(session, "core.party", wayne_id)
     assert [(entry.kind, entry.author_id) for entry in entries] == [("change", me.user_id)]
     assert entries[0].changes == [
-        {"field": "is_supplier", "label": "Supplier", "from": "false", "to": "true"},
+        {
+            "field": "is_supplier",
+            "label": "Supplier",
+            "from": "false",
+            "to": "true",
+            "boolean": True,
+        },
         {
             "field": "contact_points",
             "label": "E-mails and phones",

@@ -326,20 +326,32 @@ async def test_tracked_changes_read_with_their_labels_in_the_readers_language(
             "core.party",
             uuid.UUID(party["id"]),
             None,  # the system changed it
-            {"name": "Acme", "website": None},
-            {"name": "Acme Trading", "website": None},
-            labels={"name": "Name", "website": "Website"},
+            {"name": "Acme", "website": None, "is_supplier": False},
+            {"name": "Acme Trading", "website": None, "is_supplier": True},
+            labels={"name": "Name", "website": "Website", "is_supplier": "Supplier"},
         )
     [entry] = (await owner.get(on_party(party, "timeline"))).json()["items"]
     assert (entry["kind"], entry["author_name"]) == ("change", "")
     assert entry["changes"] == [
-        {"field": "name", "label": "Name", "from": "Acme", "to": "Acme Trading"}
+        {"field": "name", "label": "Name", "from": "Acme", "to": "Acme Trading", "boolean": False},
+        {
+            "field": "is_supplier",
+            "label": "Supplier",
+            "from": "false",
+            "to": "true",
+            "boolean": True,
+        },
     ]
     chinese = await owner.get(on_party(party, "timeline"), params={"lang": "zh-CN"})
     assert chinese.json()["items"][0]["changes"][0]["label"] == "名称"
     page = await owner.get(f"/t/acme/parties/{party['id']}", headers=HTML)
     assert "Name: Acme → Acme Trading" in page.text
+    assert "Supplier: No → Yes" in page.text  # a yes/no field in words, not "false → true"
     assert "System" in page.text
+    chinese_page = await owner.get(
+        f"/t/acme/parties/{party['id']}", headers=HTML, params={"lang": "zh-CN"}
+    )
+    assert "否 → 是" in chinese_page.text
 
 
 # --- who may see and change what ---------------------------------------------------------------
