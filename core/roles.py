@@ -21,11 +21,11 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit
-from core.db import add_unique
+from core.db import add_unique, assign_unique
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import MemberRole, Membership, Role
 from core.permissions import Scope, resource_of
@@ -112,7 +112,7 @@ def _check_role(
 ) -> tuple[str, list[str], dict[str, str]]:
     name = name.strip()
     if not name or len(name) > 100:
-        raise ValidationFailed("A name has 1 to 100 characters.")
+        raise ValidationFailed("A name has 1 to 100 characters.", field="name")
     known = {p.code for p in all_permissions(registry)}
     codes = sorted(set(permissions))
     unknown = [code for code in codes if code not in known]
@@ -146,7 +146,7 @@ async def create_role(
     name, codes, checked = _check_role(registry, name, permissions, scopes or {})
     role = Role(name=name, description=description.strip()[:300], permissions=codes, scopes=checked)
     if not await add_unique(session, role):
-        raise Conflict("A role named {name} already exists.", name=name)
+        raise Conflict("A role named {name} already exists.", name=name, field="name")
     await audit.record(
         session,
         "core.role.created",
@@ -166,13 +166,19 @@ async def update_role(
     name: str,
     permissions: Iterable[str],
     scopes: Mapping[str, str] | None = None,
+    description: str | None = None,
     actor_id: uuid.UUID | None = None,
 ) -> Role:
+    """Change a custom role; ``description=None`` keeps the one it has."""
     role = await _role(session, role_id, lock=True)
     name, codes, checked = _check_role(registry, name, permissions, scopes or {})
     before = {"name": role.name, "permissions": role.permissions, "scopes": role.scopes}
-    role.name, role.permissions, role.scopes = name, codes, checked
-    await session.flush()
+    values = {"name": name, "permissions": codes, "scopes": checked}
+    if description is not None:
+        values["description"] = description.strip()[:300]
+    # In a savepoint: a name another role has is refused (409), not a failed transaction.
+    if not await assign_unique(session, role, values):
+        raise Conflict("A role named {name} already exists.", name=name, field="name")
     await audit.record(
         session,
         "core.role.changed",
@@ -210,6 +216,29 @@ async def _role(session: AsyncSession, role_id: uuid.UUID, *, lock: bool = False
 
 async def roles(session: AsyncSession) -> list[Role]:
     return list(await session.scalars(select(Role).order_by(Role.name)))
+
+
+async def get_role(session: AsyncSession, role_id: uuid.UUID) -> Role:
+    """A custom role; 404 for an id this workspace has no role by."""
+    return await _role(session, role_id)
+
+
+async def holder_counts(session: AsyncSession) -> dict[uuid.UUID, int]:
+    """How many members (deactivated ones too) hold each custom role; a role nobody
+    holds is not in it."""
+    rows = await session.execute(
+        select(MemberRole.role_id, func.count()).group_by(MemberRole.role_id)
+    )
+    return dict(rows.all())
+
+
+async def held_role_ids(session: AsyncSession, membership_id: uuid.UUID) -> list[uuid.UUID]:
+    """The custom roles a member holds."""
+    return list(
+        await session.scalars(
+            select(MemberRole.role_id).where(MemberRole.membership_id == membership_id)
+        )
+    )
 
 
 # --- a member's roles -------------------------------------------------------------------
