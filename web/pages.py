@@ -1,6 +1,6 @@
-"""Core workspace pages and API: the dashboard and global search.
+"""The public front page, and core workspace pages and API: the dashboard and global search.
 
-Both gather contributions from the tenant's enabled modules through hooks
+The dashboard and search gather contributions from the tenant's enabled modules through hooks
 (:mod:`core.contributions`); handlers stay thin and templates only display.
 """
 
@@ -15,6 +15,7 @@ from litestar.response import Template
 
 from core import contributions
 from core import search as core_search
+from core.i18n import N_, gettext
 from core.records import access
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
 
@@ -32,10 +33,25 @@ class PanelOut(msgspec.Struct):
     order: int
 
 
+#: What every module costs, shown on each module's card: the one place the billing issue's
+#: price catalogue replaces.
+EARLY_ACCESS_PRICE = N_("Free while Atrium is in early access")
+
+
 @get("/", include_in_schema=False)
 async def home(registry: Registry) -> Template:
-    """Atrium's front door: what it is and which modules this installation offers."""
-    modules = [m.manifest for m in registry.modules.values()]
+    """Atrium's front door: what it is, where to sign up, and which modules this installation
+    offers (install order: a module after those it depends on), with what each costs."""
+    modules = [
+        {
+            "key": m.manifest.key,
+            "name": m.manifest.name,
+            "summary": m.manifest.summary,
+            "depends": [gettext(registry.manifest(key).name) for key in m.manifest.depends],
+            "price": EARLY_ACCESS_PRICE,
+        }
+        for m in registry.modules.values()
+    ]
     return Template("index.html", context={"modules": modules})
 
 
