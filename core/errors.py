@@ -63,6 +63,13 @@ class TwoFactorRequired(PermissionDenied):
     code = "two_factor_required"
 
 
+class TenantSuspended(PermissionDenied):
+    """The operator suspended the workspace: its members reach nothing until reactivated;
+    ``reason`` is there when the operator chose to show it to them."""
+
+    code = "tenant_suspended"
+
+
 class Conflict(DomainError):
     status_code = 409
     code = "conflict"
