@@ -47,6 +47,19 @@ class Tenant(GlobalModel):
     require_two_factor: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # The company profile (tenants.settings): what documents print in their heading.
+    legal_name: Mapped[str | None] = mapped_column(String(200))
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    postcode: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(2))  # ISO 3166-1 alpha-2
+    tax_number: Mapped[str | None] = mapped_column(String(30))  # 统一社会信用代码, VAT number
+    phone: Mapped[str | None] = mapped_column(String(50))
+    email: Mapped[str | None] = mapped_column(String(320))
+    website: Mapped[str | None] = mapped_column(String(300))
+    logo: Mapped[str | None] = mapped_column(String(300))  # a stored file's key
 
 
 class User(GlobalModel):

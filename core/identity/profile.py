@@ -10,14 +10,9 @@ password policy. Every other session of the user then ends and this one gets
 a new id, as after any privilege change. An invited user who never set a
 password is sent to the reset link instead.
 
-The avatar is a PNG, JPEG or WebP image of at most 2 MiB, judged by its
-bytes (:func:`core.records.attachments.checked_file`), stored under
-``avatars/<user id>/<uuid>``; ``User.avatar`` holds that key. The previous
-file is deleted once the new key is written (flushed, under a row lock): a
-commit that failed after that would leave the user without a picture (404,
-never someone else's), and an upload whose transaction rolled back leaves
-its file under the user's own prefix. Nothing but the key is kept, so the
-type served is read from the stored bytes again.
+The avatar is a PNG, JPEG or WebP image of at most 2 MiB, stored under
+``avatars/<user id>/<uuid>``; ``User.avatar`` holds that key. It is checked,
+replaced and served as every kept picture is (:mod:`core.records.images`).
 """
 
 from __future__ import annotations
@@ -34,8 +29,8 @@ from core.i18n import check_locale
 from core.identity import passwords, sessions, throttle
 from core.identity.security_log import record_failure
 from core.models import SecurityEvent, User
-from core.orm import uuid7
-from core.records.attachments import MIB, AttachmentLimits, checked_file, detect_kind
+from core.records import images
+from core.records.attachments import MIB, AttachmentLimits
 from core.records.storage import FileStore
 from core.settings import Settings
 
@@ -156,54 +151,20 @@ async def set_avatar(
 ) -> str:
     """Check and store a new avatar, point the user at it, delete the old file; returns
     the new key. A refused file leaves nothing stored."""
-    async with checked_file(data, file_name, None, AVATAR_LIMITS) as checked:
-        key = f"avatars/{user.id}/{uuid7().hex}"
-        await store.put(key, checked.file)
-    try:
-        previous = await _lock_avatar(session, user)
-        user.avatar = key
-        await session.flush()
-    except BaseException:
-        await store.delete(key)
-        raise
-    if previous is not None:
-        await store.delete(previous)
-    return key
+    prefix = f"avatars/{user.id}"
+    return await images.replace_image(
+        session, store, user, "avatar", prefix, file_name, data, AVATAR_LIMITS
+    )
 
 
 async def remove_avatar(session: AsyncSession, store: FileStore, user: User) -> None:
     """No avatar any more; its file is deleted."""
-    previous = await _lock_avatar(session, user)
-    user.avatar = None
-    await session.flush()
-    if previous is not None:
-        await store.delete(previous)
-
-
-async def _lock_avatar(session: AsyncSession, user: User) -> str | None:
-    """The user's avatar key, read under a row lock: two uploads at once replace each
-    other in turn, and neither deletes a file the other still points at."""
-    await session.refresh(user, attribute_names=["avatar"], with_for_update=True)
-    return user.avatar
+    await images.remove_image(session, store, user, "avatar")
 
 
 async def open_avatar(store: FileStore, user: User) -> tuple[str, AsyncIterator[bytes]]:
     """The avatar's content type and its bytes in chunks; NotFound if there is none."""
-    if user.avatar is None:
+    opened = await images.open_image(store, user.avatar, AVATAR_LIMITS)
+    if opened is None:
         raise NotFound("No avatar.")
-    try:
-        chunks = await store.open(user.avatar)
-    except FileNotFoundError:
-        raise NotFound("No avatar.") from None
-    first = await anext(chunks, b"")
-    kind = detect_kind(first)
-    if kind is None or kind.key not in AVATAR_LIMITS.allowed:
-        await chunks.aclose()  # type: ignore[attr-defined]
-        raise NotFound("No avatar.")
-    return kind.content_type, _prepend(first, chunks)
-
-
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
-    async for chunk in rest:
-        yield chunk
+    return opened
