@@ -100,6 +100,11 @@ N_ = gettext_noop
 
 def negotiate(*candidates: str | None, accept_language: str | None = None) -> str:
     """The first supported locale among explicit choices, then the Accept-Language header."""
+    return first_supported(*candidates, accept_language=accept_language) or DEFAULT
+
+
+def first_supported(*candidates: str | None, accept_language: str | None = None) -> str | None:
+    """Like :func:`negotiate`, but None when nothing matches (the caller has more sources)."""
     for candidate in candidates:
         if candidate:
             found = _match(candidate)
@@ -109,7 +114,7 @@ def negotiate(*candidates: str | None, accept_language: str | None = None) -> st
         found = _match(tag)
         if found:
             return found
-    return DEFAULT
+    return None
 
 
 def _by_preference(header: str) -> list[str]:

@@ -1,0 +1,243 @@
+"""The workspace shell: what the layout around every page shows, and the user's language.
+
+The layout (``base.html``) shows the workspace's name, the menu entries of its
+enabled modules the member may open, the global search box, a notifications
+bell with the unread count, the approvals waiting for the reader, and the user
+menu (profile, password, two-factor, sessions, API tokens, the other
+workspaces, the language, sign out). Pages outside a workspace (the account
+pages) get the user menu without the workspace parts.
+
+Cost: the shell runs on every page, so its facts are read in one query, only
+for a signed-in user, by :func:`load_shell` (an app-wide ``before_request``
+hook, so it runs after the tenant guard and before the handler): in a
+workspace on the request's own connection (the guard has set the tenant),
+elsewhere after the account pages' usual session check. The same read brings
+the user's language, which then settles the request's locale
+(:func:`web.middleware.settle_locale`) before the handler says a word. The
+JSON API (``/api/``) reads none of this.
+
+Approvals waiting: under core's default rule (:mod:`core.approvals`) a pending
+request waits for any owner or admin, so they see the count of pending
+requests core's engine holds. Requests an approval flow module holds (OA)
+wait for whoever its flow names, which core cannot tell: the hook point for
+such a module's own count is :func:`load_shell` (add it to ``ShellFacts.approvals``
+when the OA module and its hook exist).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from litestar import Request, Response, post
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_303_SEE_OTHER
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.approvals import APPROVER_ROLES, CORE_ENGINE
+from core.context import TenantContext
+from core.contributions import menu
+from core.db import Database
+from core.i18n import SUPPORTED, check_locale
+from core.identity import profile
+from core.models import User
+from core.permissions import Actor
+from core.plugins.registry import ModuleRegistry
+from web.account import LOCALE_COOKIE_MAX_AGE
+from web.auth import (
+    SESSION_COOKIE,
+    WORKSPACE_AREA,
+    FormData,
+    current_session,
+    local_target,
+    with_session_cookie,
+)
+from web.middleware import LOCALE_COOKIE, settle_locale
+from web.tenancy import ACTOR_KEY, SESSION_KEY, TENANT_KEY
+
+SHELL_KEY = "atrium.shell"
+#: Badges count up to here and then read "99+": the count stops reading rows there.
+COUNT_CAP = 100
+#: Each language by its own name, as a language menu lists them.
+LANGUAGE_NAMES = {"zh-CN": "中文", "en": "English"}
+#: Paths with no shell: the JSON API, static files, the operator console (its own area).
+NO_SHELL = ("/api/", "/static/", "/operator")
+
+_USER_COLUMNS = """u.display_name, u.locale, u.avatar,
+       ARRAY(SELECT ARRAY[w.slug, w.name] FROM core_user_workspaces(u.id) w) AS workspaces"""
+USER_FACTS = text(f"SELECT {_USER_COLUMNS} FROM core_user u WHERE u.id = :user_id")
+WORKSPACE_FACTS = text(
+    f"""
+SELECT {_USER_COLUMNS}, t.name AS workspace_name,
+       (SELECT count(*) FROM (SELECT 1 FROM core_notification n
+          WHERE n.tenant_id = t.id AND n.user_id = u.id AND n.read_at IS NULL
+          LIMIT :cap) unread) AS unread,
+       CASE WHEN EXISTS (SELECT 1 FROM core_membership m
+                          WHERE m.tenant_id = t.id AND m.user_id = u.id AND m.active
+                            AND m.role::text = ANY(CAST(:approver_roles AS text[])))
+            THEN (SELECT count(*) FROM (SELECT 1 FROM core_approval_request a
+                    WHERE a.tenant_id = t.id AND a.status = 'pending' AND a.engine = :engine
+                    LIMIT :cap) waiting)
+            ELSE 0 END AS approvals
+  FROM core_user u, core_tenant t
+ WHERE u.id = :user_id AND t.id = :tenant_id
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ShellUser:
+    display_name: str
+    avatar_url: str | None  # None: the layout shows the name's first letter
+
+    @property
+    def initial(self) -> str:
+        return self.display_name[:1].upper()
+
+
+@dataclass(frozen=True, slots=True)
+class ShellFacts:
+    """What one query tells the layout about the signed-in reader."""
+
+    user: ShellUser
+    locale: str
+    workspaces: tuple[tuple[str, str], ...]  # (slug, name) of each of the user's workspaces
+    workspace_name: str | None = None
+    unread: int = 0
+    approvals: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Everything ``base.html`` shows, computed here so the template only displays."""
+
+    here: str  # this page's address without ?lang, where a language choice returns
+    languages: tuple[tuple[str, str], ...]  # (locale, its own name)
+    user: ShellUser | None = None
+    workspace: TenantContext | None = None
+    workspace_name: str = ""
+    entries: list[dict[str, str]] = field(default_factory=list)
+    other_workspaces: list[tuple[str, str]] = field(default_factory=list)
+    unread: int = 0
+    approvals: int = 0
+
+    @property
+    def unread_label(self) -> str:
+        return _badge(self.unread)
+
+    @property
+    def approvals_label(self) -> str:
+        return _badge(self.approvals)
+
+
+def _badge(count: int) -> str:
+    return f"{COUNT_CAP - 1}+" if count >= COUNT_CAP else str(count)
+
+
+def _facts(row: Any) -> ShellFacts:
+    avatar = f"/account/avatar?v={row.avatar.rsplit('/', 1)[-1]}" if row.avatar else None
+    mapping = row._mapping
+    return ShellFacts(
+        user=ShellUser(row.display_name, avatar),
+        locale=row.locale,
+        workspaces=tuple((slug, name) for slug, name in row.workspaces),
+        workspace_name=mapping.get("workspace_name"),
+        unread=mapping.get("unread", 0),
+        approvals=mapping.get("approvals", 0),
+    )
+
+
+async def _workspace_facts(session: AsyncSession, ctx: TenantContext, actor: Actor) -> ShellFacts:
+    sql = await session.connection()  # the guard's transaction: the tenant is set
+    params = {
+        "user_id": actor.user_id,
+        "tenant_id": ctx.tenant_id,
+        "cap": COUNT_CAP,
+        "approver_roles": list(APPROVER_ROLES),
+        "engine": CORE_ENGINE,
+    }
+    return _facts((await sql.execute(WORKSPACE_FACTS, params)).one())
+
+
+async def _account_facts(request: Request[Any, Any, Any]) -> ShellFacts | None:
+    db: Database = request.app.state.db
+    async with db.global_transaction() as session:
+        live = await current_session(request, session, WORKSPACE_AREA)
+        if live is None:
+            return None
+        return _facts((await session.execute(USER_FACTS, {"user_id": live.user_id})).one())
+
+
+async def load_shell(request: Request[Any, Any, Any]) -> None:
+    """``before_request``: read the signed-in reader's shell facts and settle the locale.
+
+    Nothing is read for a signed-out request, the API or static files."""
+    if request.url.path.startswith(NO_SHELL) or SESSION_COOKIE not in request.cookies:
+        return
+    state = request.scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    ctx: TenantContext | None = state.get(TENANT_KEY)
+    if ctx is not None:
+        facts = await _workspace_facts(state[SESSION_KEY], ctx, state[ACTOR_KEY])
+    else:
+        facts = await _account_facts(request)
+    if facts is None:
+        return
+    state[SHELL_KEY] = facts
+    settle_locale(user=facts.locale, workspace=ctx.locale if ctx else None)
+
+
+def _here(request: Request[Any, Any, Any]) -> str:
+    query = [(k, v) for k, v in parse_qsl(request.url.query) if k != "lang"]
+    return request.url.path + (f"?{urlencode(query)}" if query else "")
+
+
+def layout(request: Request[Any, Any, Any], registry: ModuleRegistry) -> Layout:
+    """What the layout shows for this request (``workspace_nav(request)`` in templates)."""
+    state = request.scope.get("state", {})
+    ctx: TenantContext | None = state.get(TENANT_KEY)
+    actor: Actor | None = state.get(ACTOR_KEY)
+    facts: ShellFacts | None = state.get(SHELL_KEY)
+    languages = tuple((locale, LANGUAGE_NAMES[locale]) for locale in SUPPORTED)
+    shell = Layout(here=_here(request), languages=languages)
+    if facts is not None:
+        shell = replace(
+            shell,
+            user=facts.user,
+            other_workspaces=[w for w in facts.workspaces if ctx is None or w[0] != ctx.slug],
+            unread=facts.unread,
+            approvals=facts.approvals,
+        )
+    if ctx is None or actor is None:
+        return shell
+    entries = [
+        {"module": key, "label": entry.label, "href": f"/t/{ctx.slug}{entry.path}"}
+        for key, entry in menu(registry, ctx)
+        if entry.permission is None or actor.can(entry.permission)
+    ]
+    name = (facts.workspace_name if facts else None) or ctx.slug
+    return replace(shell, workspace=ctx, workspace_name=name, entries=entries)
+
+
+@post("/language", include_in_schema=False)
+async def choose_language(request: Request[Any, Any, Any], data: FormData) -> Response[Any]:
+    """The language menu: the ``atrium_lang`` cookie and, when signed in, the profile too,
+    then back to the page (a path on this site only)."""
+    locale = check_locale(data.get("locale", ""))
+    db: Database = request.app.state.db
+    if SESSION_COOKIE in request.cookies:
+        async with db.global_transaction() as session:
+            live = await current_session(request, session, WORKSPACE_AREA)
+            user = await session.get(User, live.user_id) if live else None
+            if user is not None:
+                await profile.update_profile(
+                    session, user, user.display_name, locale, user.time_zone
+                )
+    back = Redirect(local_target(data.get("next"), "/"), status_code=HTTP_303_SEE_OTHER)
+    return with_session_cookie(
+        back, request.app.state.settings, LOCALE_COOKIE, locale, max_age=LOCALE_COOKIE_MAX_AGE
+    )
+
+
+PAGES = [choose_language]
