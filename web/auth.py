@@ -29,6 +29,7 @@ from core.identity import accounts, sessions
 from core.identity.sessions import digest
 from core.models import UserSession
 from core.settings import Settings
+from web.middleware import LOCALE_COOKIE
 
 SESSION_COOKIE = "atrium_session"
 PENDING_COOKIE = "atrium_pending"  # password checked, second factor due
@@ -129,6 +130,16 @@ def with_signed_in_cookie(
     )
 
 
+def with_new_sign_in(
+    response: Response[Any], settings: Settings, area: Area, token: str
+) -> Response[Any]:
+    """A sign-in's answer: the new session's cookie, and no language cookie left by whoever
+    used this browser before, so the person's own language applies."""
+    return without_cookie(
+        with_signed_in_cookie(response, settings, area, token), settings, LOCALE_COOKIE
+    )
+
+
 async def current_session(
     connection: ASGIConnection[Any, Any, Any, Any], session: AsyncSession, area: Area
 ) -> UserSession | None:
@@ -172,9 +183,7 @@ async def password_step(
         return with_session_cookie(
             redirect, settings, PENDING_COOKIE, token, max_age=PENDING_MINUTES * 60
         )
-    return with_signed_in_cookie(
-        Redirect(target, status_code=HTTP_303_SEE_OTHER), settings, area, token
-    )
+    return with_new_sign_in(Redirect(target, status_code=HTTP_303_SEE_OTHER), settings, area, token)
 
 
 async def sign_out_of(request: Request[Any, Any, Any], area: Area) -> Response[Any]:
@@ -226,7 +235,7 @@ async def two_factor(request: Request[Any, Any, Any], data: FormData) -> Respons
         return _form("auth/two_factor.html", area, error.status_code, next=target, error=error)
     redirect = Redirect(target, status_code=HTTP_303_SEE_OTHER)
     without_cookie(redirect, settings, PENDING_COOKIE)
-    return with_signed_in_cookie(redirect, settings, area, token)
+    return with_new_sign_in(redirect, settings, area, token)
 
 
 @post("/sign-out", include_in_schema=False)

@@ -25,7 +25,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_500_INTERNAL_SERVER_E
 from sqlalchemy.exc import DBAPIError
 
 from core import logging as log_context
-from core.errors import DomainError, ModuleDisabled, Unauthenticated
+from core.errors import DomainError, ModuleDisabled, TenantSuspended, Unauthenticated
 from core.i18n import DEFAULT, N_, current_locale, gettext
 
 logger = logging.getLogger("atrium.web")
@@ -68,6 +68,13 @@ def _http_message(status: int, detail: str) -> str:
     return gettext(HTTP_MESSAGES.get(status, N_("The request could not be completed.")))
 
 
+def error_text(error: DomainError) -> str:
+    """A domain error's message in the reader's language, its ``{params}`` filled in (the
+    ``error_text`` template filter: Jinja's own ``_`` would also apply ``%`` formatting,
+    which breaks on a message such as "13 % is 0.13")."""
+    return _translated(error.message, error.params)
+
+
 def _translated(message: str, params: dict[str, Any]) -> str:
     text = gettext(message)
     try:
@@ -107,6 +114,8 @@ def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[
             "module_disabled.html",
             {"module": exc.params["module"], "module_name": exc.params.get("name")},
         )
+    if isinstance(exc, TenantSuspended):
+        return _respond(request, exc.status_code, body, "workspace_suspended.html")
     return _respond(request, exc.status_code, body)
 
 

@@ -186,3 +186,27 @@ async def test_a_url_no_route_matches_still_gets_an_id_and_a_locale(client) -> N
     assert response.headers["x-request-id"] == "req-unrouted"
     assert response.json()["error"]["request_id"] == "req-unrouted"
     assert response.json()["error"]["message"] != "Not Found"  # translated
+
+
+def test_an_error_message_with_a_percent_sign_reads_in_both_languages(settings, registry) -> None:
+    """Jinja's newstyle ``_`` applies ``%`` formatting; the ``error_text`` filter does not."""
+    from core import i18n
+    from core.errors import ValidationFailed
+    from web.app import create_app
+
+    env = create_app(settings, registry=registry).template_engine.engine
+    template = env.from_string("{{ error | error_text }}")
+    error = ValidationFailed(
+        "A tax rate is a fraction from 0 to below 1 with at most {places} decimal "
+        "places (13 % is 0.13).",
+        places=4,
+    )
+    with i18n.use_locale("en"):
+        assert template.render(error=error) == (
+            "A tax rate is a fraction from 0 to below 1 with at most 4 decimal places "
+            "(13 % is 0.13)."
+        )
+    with i18n.use_locale("zh-CN"):
+        expected = i18n.gettext(error.message).format(places=4)
+        assert expected != error.message.format(places=4)  # the catalog translates it
+        assert template.render(error=error) == expected

@@ -92,6 +92,20 @@ async def test_sign_in_sets_a_locked_down_cookie_and_opens_the_workspace(
     assert (await anonymous_client.get("/t/acme/", headers=HTML)).status_code == 200
 
 
+async def test_signing_in_drops_a_language_left_by_the_browsers_last_user(
+    anonymous_client, db: Database, acme
+) -> None:
+    """The previous person chose Chinese on this computer; Mei's own language is English."""
+    user = await _user(db, "mei@acme.test")
+    await _join(db, acme.tenant_id, user)
+    anonymous_client.cookies.set("atrium_lang", "zh-CN", domain="127.0.0.1")
+    assert '<html lang="zh-CN">' in (await anonymous_client.get("/sign-in", headers=HTML)).text
+    signed_in = await _form_sign_in(anonymous_client, "mei@acme.test")
+    assert any(c.startswith('atrium_lang=""') for c in signed_in.headers.get_list("set-cookie"))
+    workspace = await anonymous_client.get("/t/acme/", headers=HTML)
+    assert '<html lang="en">' in workspace.text
+
+
 async def test_a_wrong_password_shows_the_form_again_with_a_message(
     anonymous_client, db: Database, acme
 ) -> None:
