@@ -32,6 +32,10 @@ MEMBERSHIP = "core.membership"
 ACTIONS: dict[str, str] = {
     "core.api_token.created": N_("API token created"),
     "core.api_token.revoked": N_("API token revoked"),
+    "operator.tenant.suspended": N_("Workspace suspended by the operator"),
+    "operator.tenant.reactivated": N_("Workspace reactivated by the operator"),
+    "operator.module.trial_granted": N_("Module trial granted by the operator"),
+    "operator.module.trial_extended": N_("Module trial changed by the operator"),
     "core.currency.enabled": N_("Currency enabled"),
     "core.currency.disabled": N_("Currency disabled"),
     "core.currency.base_changed": N_("Base currency changed"),
@@ -59,6 +63,10 @@ ACTIONS: dict[str, str] = {
     "core.role.deleted": N_("Role deleted"),
     "core.settings.two_factor_required": N_("Two-factor sign-in required"),
     "core.settings.two_factor_optional": N_("Two-factor sign-in made optional"),
+    "core.settings.profile_changed": N_("Company profile changed"),
+    "core.settings.logo_changed": N_("Company logo changed"),
+    "core.settings.logo_removed": N_("Company logo removed"),
+    "core.number_series.changed": N_("Numbering changed"),
 }
 
 #: Core's subject types -> their readable names (msgids).
@@ -75,6 +83,7 @@ SUBJECTS: dict[str, str] = {
     MEMBERSHIP: N_("Member"),
     "core.role": N_("Role"),
     "core.tenant": N_("Workspace"),
+    "core.number_series": N_("Numbering series"),
 }
 
 

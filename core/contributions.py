@@ -36,7 +36,10 @@ CORE_MENU = (
     MenuEntry(N_("Customers and suppliers"), "/parties", permission="core.party.read", order=10),
     MenuEntry(N_("Products"), "/products", permission="core.product.read", order=20),
     MenuEntry(N_("Members"), "/members", permission="core.member.read", order=900),
+    MenuEntry(N_("Departments"), "/departments", permission="core.member.read", order=910),
+    MenuEntry(N_("Roles"), "/roles", permission="core.role.manage", order=920),
     MenuEntry(N_("Audit log"), "/audit", permission="core.audit.read", order=950),
+    MenuEntry(N_("Settings"), "/settings", permission="core.settings.manage", order=990),
 )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
-from litestar import Litestar, Request, Router
+from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
@@ -26,14 +26,11 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from core import i18n, mail, migrate
-from core.context import TenantContext
-from core.contributions import menu
 from core.db import Database
 from core.exchange import api as exchange_api
 from core.exchange import views as exchange_views
 from core.parties import api as parties_api
 from core.parties import views as parties_views
-from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
 from core.products import api as products_api
 from core.products import views as products_views
@@ -42,13 +39,28 @@ from core.records import views as records_views
 from core.settings import Settings
 from tenants import api as tenants_api
 from tenants import views as tenants_views
-from web import account, audit, auth, mailbox, members, operator, organisation, pages, recovery
-from web.errors import EXCEPTION_HANDLERS
+from web import (
+    account,
+    api_tokens,
+    audit,
+    auth,
+    departments,
+    mailbox,
+    members,
+    notifications,
+    operator,
+    organisation,
+    pages,
+    recovery,
+    roles,
+    shell,
+    signup,
+)
+from web import settings as settings_pages  # "settings" is create_app's argument
+from web.errors import EXCEPTION_HANDLERS, error_text
 from web.health import healthz
 from web.middleware import LOCALE_COOKIE, request_context
 from web.tenancy import (
-    ACTOR_KEY,
-    TENANT_KEY,
     finish_request_session,
     provide_actor,
     provide_db,
@@ -118,11 +130,18 @@ def create_app(
             *account.PAGES,
             *operator.PAGES,
             *recovery.PAGES,
+            *signup.PAGES,
             *mailbox.PAGES,
+            *shell.PAGES,
             create_static_files_router(path="/static", directories=[WEB / "static"]),
             *core_routers,
             *workspace_routers(members.PAGES, members.API, tag="members"),
+            *workspace_routers(roles.PAGES, [], tag="roles"),
+            *workspace_routers(api_tokens.PAGES, [], tag="api-tokens"),
+            *workspace_routers(departments.PAGES, [], tag="departments"),
             *workspace_routers(audit.PAGES, [], tag="audit"),
+            *workspace_routers(settings_pages.PAGES, [], tag="settings"),
+            *workspace_routers(notifications.PAGES, [], tag="notifications"),
             *workspace_routers([], organisation.API, tag="organisation"),
             *workspace_routers(parties_views.PAGES, parties_api.API, tag="parties"),
             *workspace_routers(products_views.PAGES, products_api.API, tag="products"),
@@ -140,6 +159,7 @@ def create_app(
         state=_initial_state(settings, registry),
         lifespan=[lifespan],
         before_send=[finish_request_session],
+        before_request=shell.load_shell,
         exception_handlers=EXCEPTION_HANDLERS,
         template_config=TemplateConfig(
             instance=JinjaTemplateEngine.from_environment(_jinja(registry))
@@ -215,26 +235,10 @@ def _jinja(registry: ModuleRegistry) -> Environment:
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
-        workspace_nav=lambda request: _nav(request, registry),
+        workspace_nav=lambda request: shell.layout(request, registry),
         current_locale=lambda: i18n.current_locale.get(),
         supported_locales=i18n.SUPPORTED,
         locale_cookie=LOCALE_COOKIE,
     )
-    env.filters.update(money=i18n.money, number=i18n.number, when=i18n.when)
+    env.filters.update(money=i18n.money, number=i18n.number, when=i18n.when, error_text=error_text)
     return env
-
-
-def _nav(request: Request[Any, Any, Any], registry: ModuleRegistry) -> dict[str, Any]:
-    """What the layout shows: the workspace and the menu entries of its enabled modules
-    that the member may open."""
-    state = request.scope.get("state", {})
-    ctx: TenantContext | None = state.get(TENANT_KEY)
-    actor: Actor | None = state.get(ACTOR_KEY)
-    if ctx is None or actor is None:
-        return {"workspace": None, "entries": []}
-    entries = [
-        {"module": key, "label": entry.label, "href": f"/t/{ctx.slug}{entry.path}"}
-        for key, entry in menu(registry, ctx)
-        if entry.permission is None or actor.can(entry.permission)
-    ]
-    return {"workspace": ctx, "entries": entries}
