@@ -70,6 +70,13 @@ class TenantSuspended(PermissionDenied):
     code = "tenant_suspended"
 
 
+class TenantDeleted(PermissionDenied):
+    """The owner deleted the workspace: its members reach nothing; ``restorable_until``
+    (an ISO date) is the last day support can restore it before it is purged."""
+
+    code = "tenant_deleted"
+
+
 class Conflict(DomainError):
     status_code = 409
     code = "conflict"

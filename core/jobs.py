@@ -7,6 +7,8 @@ once per tenant by the worker).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.context import TenantContext
 from core.db import Database
 from core.exchange import uploads
-from core.plugins.manifest import ScheduledJob
+from core.plugins.manifest import EventHandler, ScheduledJob
 from core.records.attachments import sweep_orphan_files
 from core.records.storage import file_store
 from core.records.timeline import remind_due_activities
+from core.workspace import export
+from core.workspace.purge import purge_due_workspaces
 
 CORE = "core"
 
@@ -36,7 +40,37 @@ async def sweep_files(session: AsyncSession, ctx: TenantContext) -> None:
     await uploads.sweep(store, ctx.tenant_id, now)
 
 
+async def sweep_exports(session: AsyncSession, _ctx: TenantContext) -> None:
+    """Delete workspace exports older than their seven days, and free interrupted ones."""
+    await export.sweep_exports(
+        session, file_store(Database.of(session).settings), datetime.now(UTC)
+    )
+
+
 CORE_JOBS: tuple[ScheduledJob, ...] = (
     ScheduledJob("activity_reminders", "5 * * * *", remind_activities),
     ScheduledJob("orphan_files", "17 3 * * *", sweep_files),
+    ScheduledJob("workspace_exports", "23 3 * * *", sweep_exports),
+)
+
+#: Core's own event handlers, delivered for every workspace whatever its modules.
+CORE_HANDLERS: tuple[EventHandler, ...] = (
+    EventHandler(export.ExportRequested, export.build_requested_export),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformJob:
+    """A job run once per due time for the whole platform, not per workspace (the purge of
+    deleted workspaces: they have no active tenant to fan out to). The worker that claims
+    the due time (a ``core_schedule_tick`` row) runs it; a run that fails waits for the
+    next due time, so a platform job must be safe to run again."""
+
+    key: str
+    cron: str
+    run: Callable[[Database, datetime], Awaitable[object]]
+
+
+PLATFORM_JOBS: tuple[PlatformJob, ...] = (
+    PlatformJob("workspace_purge", "41 2 * * *", purge_due_workspaces),
 )

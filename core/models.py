@@ -42,7 +42,7 @@ class Tenant(GlobalModel):
 
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(20), default="active")  # active | suspended
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active|suspended|deleted
     locale: Mapped[str] = mapped_column(String(10), default="en")
     require_two_factor: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
@@ -60,6 +60,9 @@ class Tenant(GlobalModel):
     email: Mapped[str | None] = mapped_column(String(320))
     website: Mapped[str | None] = mapped_column(String(300))
     logo: Mapped[str | None] = mapped_column(String(300))  # a stored file's key
+    # Deleted by its owner (tenants.deletion): restorable until purge_after, then purged.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    purge_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class User(GlobalModel):
@@ -416,3 +419,34 @@ class AuditEntry(TenantModel):
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     ip: Mapped[str | None] = mapped_column(String(45))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WorkspaceExport(TenantModel):
+    """One export of the whole workspace (core.workspace.export): a zip built by the worker.
+
+    At most one is queued or running per workspace (a partial unique index); ``done`` of
+    ``total`` steps is its progress.
+    """
+
+    __tablename__ = "core_workspace_export"
+    __table_args__ = (
+        Index(
+            "uq_core_workspace_export_in_progress",
+            "tenant_id",
+            unique=True,
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("core_user.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued|running|done|failed
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    file_key: Mapped[str | None] = mapped_column(String(300))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

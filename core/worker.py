@@ -24,6 +24,11 @@ their marker are not run twice.
 Scheduled jobs are fanned out by ``core_fan_out_job``: one ``core.job_due.v1``
 event per tenant with the module enabled, once per (module, job, due time)
 however many workers call it. The job then runs like any event handler.
+
+Core has handlers of its own too (``core.jobs.CORE_HANDLERS``, such as building a
+workspace export), delivered for every tenant before the modules' handlers, and
+platform jobs (``core.jobs.PLATFORM_JOBS``, such as purging deleted workspaces) that run
+once per due time for the whole platform, in the worker that claims the due time.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from core.context import TenantContext
 from core.db import Database
 from core.errors import NotFound
 from core.events import decode
-from core.jobs import CORE, CORE_JOBS
+from core.jobs import CORE, CORE_HANDLERS, CORE_JOBS, PLATFORM_JOBS, PlatformJob
 from core.logging import tenant as log_tenant
 from core.models import EventDelivery, OutboxEvent
 from core.orm import uuid7
@@ -59,6 +64,7 @@ from core.tenancy import tenant_context
 logger = logging.getLogger("atrium.worker")
 
 JOB_DUE_EVENT = "core.job_due.v1"  # written by core_fan_out_job: {module, job, due_at}
+PLATFORM = "platform"  # the schedule ticks' module key of platform jobs
 MAX_BACKOFF_SECONDS = 300.0
 BACKOFF_BASE_SECONDS = 1.0
 MAX_ERROR_LENGTH = 2000
@@ -123,6 +129,15 @@ _MARK_RETRY = text(
            last_error = :error
      WHERE tenant_id = :tenant_id AND id = :event_id AND attempts = :attempts
        AND delivered_at IS NULL
+    """
+)
+
+# A platform job's due time, taken by one worker only (the tick's unique key).
+_CLAIM_TICK = text(
+    """
+    INSERT INTO core_schedule_tick (id, module_key, job_key, due_at, created_at)
+    VALUES (:id, 'platform', :job, :due, now())
+    ON CONFLICT DO NOTHING RETURNING 1
     """
 )
 
@@ -226,8 +241,12 @@ class Worker:
         poll_interval: float = 1.0,
         name: str | None = None,
         core_jobs: Sequence[ScheduledJob] = CORE_JOBS,
+        core_handlers: Sequence[EventHandler] = CORE_HANDLERS,
+        platform_jobs: Sequence[PlatformJob] = PLATFORM_JOBS,
     ) -> None:
         self.core_jobs = tuple(core_jobs)  # core's own jobs, run for every active tenant
+        self.core_handlers = tuple(core_handlers)  # core's own handlers, every tenant
+        self.platform_jobs = tuple(platform_jobs)  # once per due time, not per tenant
         if batch_size < 1 or lease_seconds < 0 or max_attempts < 1 or poll_interval < 0:
             raise ValueError(
                 "batch_size and max_attempts must be at least 1, lease_seconds and "
@@ -435,7 +454,12 @@ class Worker:
                 if job.key == job_key:
                     return [_Handler(f"{module}.job.{job.key}", job.run)]
             return []
-        return [
+        core = [
+            _Handler(handler_name(CORE, handler), _event_call(handler, payload))
+            for handler in self.core_handlers
+            if handler.event.event_type() == event_type
+        ]
+        return core + [
             _Handler(handler_name(module, handler), _event_call(handler, payload))
             for module, handler in self.registry.handlers_for(event_type)
             if module in ctx.enabled
@@ -574,7 +598,26 @@ class Worker:
                         made,
                     )
                 created += made or 0
+        await self._run_platform_jobs(now)
         return created
+
+    async def _run_platform_jobs(self, now: datetime) -> None:
+        """Run each platform job whose latest due time no worker has claimed yet."""
+        for job in self.platform_jobs:
+            due = latest_due(job.cron, now)
+            if self._fired.get((PLATFORM, job.key)) == due:
+                continue
+            async with self.db.global_transaction() as session:
+                claimed = await session.scalar(
+                    _CLAIM_TICK, {"id": uuid7(), "job": job.key, "due": due}
+                )
+            self._fired[PLATFORM, job.key] = due
+            if claimed is None:
+                continue  # another worker has it
+            try:
+                await job.run(self.db, now)
+            except Exception:
+                logger.exception("platform job %s due %s failed", job.key, due.isoformat())
 
 
 def _event_call(handler: EventHandler, payload: dict[str, Any]) -> HandlerCall:

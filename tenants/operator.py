@@ -39,18 +39,26 @@ from core.plugins.registry import ModuleRegistry
 from core.products.models import Product
 from core.records.models import Attachment
 from core.tenancy import enabled_modules, tenant_context
+from tenants import deletion
 from tenants.services import enable_module
 
-ACTIVE, SUSPENDED = "active", "suspended"
-STATUSES = (ACTIVE, SUSPENDED)
+ACTIVE, SUSPENDED, DELETED = "active", "suspended", deletion.DELETED
+STATUSES = (ACTIVE, SUSPENDED, DELETED)
 TRIAL, PAID = "trial", "paid"
 TENANT_SUBJECT = "core.tenant"
 
 TENANT_SUSPENDED = "operator.tenant.suspended"
 TENANT_REACTIVATED = "operator.tenant.reactivated"
+TENANT_RESTORED = "operator.tenant.restored"  # a workspace its owner deleted, brought back
 TRIAL_GRANTED = "operator.module.trial_granted"
 TRIAL_EXTENDED = "operator.module.trial_extended"
-OPERATOR_ACTIONS = (TENANT_SUSPENDED, TENANT_REACTIVATED, TRIAL_GRANTED, TRIAL_EXTENDED)
+OPERATOR_ACTIONS = (
+    TENANT_SUSPENDED,
+    TENANT_REACTIVATED,
+    TENANT_RESTORED,
+    TRIAL_GRANTED,
+    TRIAL_EXTENDED,
+)
 
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 SCAN_BATCH = 200  # workspaces read per query while module or activity filters pick some out
@@ -65,7 +73,11 @@ SUSPENDED_MESSAGE = N_(
 )
 
 #: Labels (msgids) of a workspace's status and of why a module is on.
-STATUS_LABELS: dict[str, str] = {ACTIVE: N_("Active"), SUSPENDED: N_("Suspended")}
+STATUS_LABELS: dict[str, str] = {
+    ACTIVE: N_("Active"),
+    SUSPENDED: N_("Suspended"),
+    DELETED: N_("Deleted"),
+}
 SOURCE_LABELS: dict[str, str] = {
     "development": N_("Development"),
     TRIAL: N_("Trial"),
@@ -427,16 +439,20 @@ async def reactivate(
     reason: str,
     ip: str | None = None,
 ) -> None:
-    """Open a suspended workspace again: its members' next request gets in."""
+    """Open a suspended workspace again, or restore one its owner deleted (before it is
+    purged): its members' next request gets in."""
     reason = _reason(reason)
     async with db.tenant_transaction(tenant_id) as session:
         tenant = await _locked_tenant(session, tenant_id)
-        if tenant.status != SUSPENDED:
+        if tenant.status not in (SUSPENDED, DELETED):
             raise Conflict("This workspace is not suspended.")
+        restoring = tenant.status == DELETED
+        if restoring:
+            deletion.restore(session, tenant, operator_id=operator_id, ip=ip)
         tenant.status = ACTIVE
         await audit.record(
             session,
-            TENANT_REACTIVATED,
+            TENANT_RESTORED if restoring else TENANT_REACTIVATED,
             actor_id=operator_id,
             subject_type=TENANT_SUBJECT,
             subject_id=tenant_id,

@@ -26,7 +26,13 @@ from markupsafe import Markup
 from sqlalchemy.exc import DBAPIError
 
 from core import logging as log_context
-from core.errors import DomainError, ModuleDisabled, TenantSuspended, Unauthenticated
+from core.errors import (
+    DomainError,
+    ModuleDisabled,
+    TenantDeleted,
+    TenantSuspended,
+    Unauthenticated,
+)
 from core.i18n import DEFAULT, N_, current_locale, gettext
 
 logger = logging.getLogger("atrium.web")
@@ -122,6 +128,8 @@ def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[
         )
     if isinstance(exc, TenantSuspended):
         return _respond(request, exc.status_code, body, "workspace_suspended.html")
+    if isinstance(exc, TenantDeleted):
+        return _respond(request, exc.status_code, body, "workspace_deleted.html")
     return _respond(request, exc.status_code, body)
 
 

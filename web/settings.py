@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -40,7 +40,8 @@ from core.products import currency, tax
 from core.products.models import TAX_KINDS
 from core.records.attachments import KIB, size_label
 from core.records.storage import file_store
-from tenants import services, settings
+from core.workspace import export
+from tenants import deletion, services, settings
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession
 from web.htmx import wants_partial
@@ -69,7 +70,8 @@ CURRENCIES = Section("currencies", "Currencies", "settings/_currencies.html")
 TAX_RATES = Section("tax-rates", "Tax rates", "settings/_tax_rates.html")
 NUMBERING = Section("numbering", "Numbering", "settings/_numbering.html")
 SECURITY = Section("security", "Security", "settings/_security.html")
-SECTIONS = (COMPANY, CURRENCIES, TAX_RATES, NUMBERING, SECURITY)
+DATA = Section("data", "Export and deletion", "settings/_data.html")  # web.workspace_data
+SECTIONS = (COMPANY, CURRENCIES, TAX_RATES, NUMBERING, SECURITY, DATA)
 
 
 @dataclass(slots=True)
@@ -155,12 +157,24 @@ async def _security(session: AsyncSession, tenant: TenantContext) -> dict[str, A
     return {"require_two_factor": row.require_two_factor, "without_two_factor": without}
 
 
+async def _data(session: AsyncSession, tenant: TenantContext) -> dict[str, Any]:
+    latest = await export.latest_export(session)
+    return {
+        "export": latest,
+        "downloadable": export.is_downloadable(latest, datetime.now(UTC)),
+        "keep_days": export.KEEP_FOR.days,
+        "is_owner": await deletion.is_owner(session, tenant.user_id),
+        "grace_days": deletion.GRACE.days,
+    }
+
+
 _CONTEXTS: dict[str, Callable[[AsyncSession, TenantContext], Awaitable[dict[str, Any]]]] = {
     COMPANY.key: _company,
     CURRENCIES.key: _currencies,
     TAX_RATES.key: _tax_rates,
     NUMBERING.key: _numbering,
     SECURITY.key: _security,
+    DATA.key: _data,
 }
 
 

@@ -12,6 +12,8 @@ then builds the request's :class:`~core.permissions.Actor`:
   workspace that does not exist (members of other workspaces learn nothing);
 - a workspace the operator suspended: 403 ``tenant_suspended`` (a page that says
   so in a browser), to its members only;
+- a workspace its owner deleted: 403 ``tenant_deleted``, with the date until which
+  support can restore it (:mod:`tenants.deletion`);
 - a workspace that requires two-factor sign-in and a member without it: 403;
 - a disabled module's route: the "enable this module" answer.
 
@@ -39,7 +41,7 @@ from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
 from core.roles import rights
 from core.settings import Settings
-from tenants import operator
+from tenants import deletion, operator
 from web.auth import credentials
 
 SESSION_KEY = "atrium.session"
@@ -81,6 +83,8 @@ async def tenant_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     log_context.tenant.set(str(row.tenant_id))
     if row.tenant_status == operator.SUSPENDED:  # the reason costs a query, only when suspended
         raise await operator.suspension(session)
+    if row.tenant_status == deletion.DELETED:
+        raise await deletion.deleted_notice(session, row.tenant_id)
     if row.require_two_factor and row.token_permissions is None and not row.user_two_factor:
         raise TwoFactorRequired(
             "This workspace requires two-factor sign-in. Turn it on in your account first."

@@ -414,7 +414,7 @@ async def test_scheduled_job_fans_out_once_per_due_time(
         await disable_module(session, registry, delta, "sample")
 
     def worker() -> Worker:  # the module's jobs alone (core's are tested on their own)
-        return Worker(db, registry, core_jobs=())
+        return Worker(db, registry, core_jobs=(), platform_jobs=())
 
     monday = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)  # the digest is due daily at 07:00 UTC
     first = worker()
