@@ -313,6 +313,25 @@ async def create_tenant(
     click.echo(f"created {ctx.slug} ({ctx.tenant_id}); modules: {', '.join(sorted(ctx.enabled))}")
 
 
+@main.command(help="Fill workspace SLUG with a small demo company (running it again adds nothing).")
+@click.argument("slug")
+@click.pass_obj
+@run_async
+async def demo(env: Env, slug: str) -> None:
+    """Departments, colleagues who cannot sign in, customers, suppliers and products in the
+    workspace's language, then each enabled module's demo data; acts as its first owner."""
+    from core.errors import DomainError
+    from tenants import demo as demo_data
+
+    async with connected(env) as db:
+        try:
+            result = await demo_data.load_by_slug(db, env.registry, slug)
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from exc
+    core = "demo company loaded" if result.core else "demo company already there"
+    click.echo(f"{slug}: {core}; module demo data: {', '.join(result.modules) or 'none new'}")
+
+
 @main.group(help="Platform staff who may sign in to the operator console (/operator/).")
 def operators() -> None:
     pass

@@ -7,9 +7,10 @@ The dashboard and search gather contributions from the tenant's enabled modules 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import msgspec
-from litestar import get
+from litestar import Request, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
@@ -17,6 +18,7 @@ from core import contributions
 from core import search as core_search
 from core.i18n import N_, gettext
 from core.records import access
+from web import onboarding
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
 
 
@@ -56,9 +58,16 @@ async def home(registry: Registry) -> Template:
 
 
 @get("/")
-async def dashboard(tenant: CurrentTenant, session: DbSession, registry: Registry) -> Template:
+async def dashboard(
+    request: Request[Any, Any, Any],
+    tenant: CurrentTenant,
+    session: DbSession,
+    registry: Registry,
+    actor: CurrentActor,
+) -> Template:
     widgets = await contributions.dashboard(registry, tenant, session)
-    return Template("dashboard.html", context={"widgets": widgets})
+    checklist = await onboarding.checklist(request, session, tenant, actor)
+    return Template("dashboard.html", context={"widgets": widgets, "checklist": checklist})
 
 
 @get("/search")
