@@ -35,6 +35,7 @@ class Widget:
 CORE_MENU = (
     MenuEntry(N_("Customers and suppliers"), "/parties", permission="core.party.read", order=10),
     MenuEntry(N_("Products"), "/products", permission="core.product.read", order=20),
+    MenuEntry(N_("Apps"), "/apps", order=800),  # every member reads the app store
     MenuEntry(N_("Members"), "/members", permission="core.member.read", order=900),
     MenuEntry(N_("Departments"), "/departments", permission="core.member.read", order=910),
     MenuEntry(N_("Roles"), "/roles", permission="core.role.manage", order=920),

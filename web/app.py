@@ -42,12 +42,14 @@ from tenants import views as tenants_views
 from web import (
     account,
     api_tokens,
+    app_store,
     audit,
     auth,
     departments,
     mailbox,
     members,
     notifications,
+    onboarding,
     operator,
     organisation,
     pages,
@@ -55,6 +57,7 @@ from web import (
     roles,
     shell,
     signup,
+    workspace_data,
 )
 from web import settings as settings_pages  # "settings" is create_app's argument
 from web.errors import EXCEPTION_HANDLERS, error_text
@@ -141,6 +144,9 @@ def create_app(
             *workspace_routers(departments.PAGES, [], tag="departments"),
             *workspace_routers(audit.PAGES, [], tag="audit"),
             *workspace_routers(settings_pages.PAGES, [], tag="settings"),
+            *workspace_routers(workspace_data.PAGES, [], tag="settings"),
+            *workspace_routers(app_store.PAGES, [], tag="apps"),
+            *workspace_routers(onboarding.PAGES, [], tag="onboarding"),
             *workspace_routers(notifications.PAGES, [], tag="notifications"),
             *workspace_routers([], organisation.API, tag="organisation"),
             *workspace_routers(parties_views.PAGES, parties_api.API, tag="parties"),
