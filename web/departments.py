@@ -27,11 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import organisation
 from core.context import TenantContext
-from core.errors import DomainError, NotFound
+from core.errors import NotFound
 from core.organisation import DepartmentNode
 from core.permissions import Actor
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession
+from web.forms import Refusal, attempt
 from web.htmx import wants_partial
 from web.tenancy import requires
 
@@ -56,15 +57,6 @@ def _tree(nodes: list[DepartmentNode]) -> list[Branch]:
             branches[node.department.id]
         )
     return top
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """Which form was refused, why, and what was typed in it."""
-
-    form: str
-    error: DomainError
-    typed: dict[str, str]
 
 
 async def _context(
@@ -113,12 +105,8 @@ async def _act(
 ) -> Response[Any]:
     """Run a form's action in a savepoint; answer the section (htmx) or the page."""
     partial = wants_partial(request)
-    refused = None
-    try:
-        async with session.begin_nested():
-            await action()
-    except DomainError as error:
-        refused = Refusal(form, error, typed)
+    error = await attempt(session, action)
+    refused = Refusal(form, typed, error) if error else None
     if not partial and refused is None:
         return Redirect(f"/t/{tenant.slug}/departments", status_code=HTTP_303_SEE_OTHER)
     # htmx swaps only 2xx answers: the refusal shows in a 200 section, rolled back above.

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import i18n, numbering
 from core.context import TenantContext
-from core.errors import DomainError, ValidationFailed
+from core.errors import ValidationFailed
 from core.exchange.imports import decimal
 from core.models import Membership, User
 from core.products import currency, tax
@@ -44,6 +44,7 @@ from core.workspace import export
 from tenants import deletion, services, settings
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession
+from web.forms import Refusal, attempt
 from web.htmx import wants_partial
 from web.tenancy import requires
 
@@ -72,21 +73,6 @@ NUMBERING = Section("numbering", "Numbering", "settings/_numbering.html")
 SECURITY = Section("security", "Security", "settings/_security.html")
 DATA = Section("data", "Export and deletion", "settings/_data.html")  # web.workspace_data
 SECTIONS = (COMPANY, CURRENCIES, TAX_RATES, NUMBERING, SECURITY, DATA)
-
-
-@dataclass(slots=True)
-class Refusal:
-    """What a form sent and why it was refused: shown beside ``field`` of form ``form``."""
-
-    form: str
-    typed: dict[str, str]
-    error: DomainError
-    field: str = ""
-
-    @property
-    def text(self) -> str:
-        """The reason in the reader's language (formatted here: a msgid may hold a "%")."""
-        return i18n.gettext(self.error.message).format(**self.error.params)
 
 
 def exact_rate(rate: Decimal) -> str:
@@ -219,12 +205,9 @@ async def _submit(
     action: Callable[[], Awaitable[Any]],
 ) -> Response[Any]:
     """Run a form's action in a savepoint; answer with the section (htmx) or the page."""
-    try:
-        async with session.begin_nested():
-            await action()
-    except DomainError as error:
-        field = str(error.params.get("field", ""))
-        refusal = Refusal(form, typed, error, field if field in typed else "")
+    error = await attempt(session, action)
+    if error is not None:
+        refusal = Refusal.of(form, typed, error)
         if wants_partial(request):
             context = await _section_context(session, tenant, section, refusal=refusal)
             return Template(section.template, context=context)

@@ -55,6 +55,7 @@ from core.records.attachments import DEFAULT_LIMITS, KIB, KINDS, MIB, size_label
 from core.records.timeline import ACTIVITY_TYPES, MENTION
 from web.auth import FormData, local_target
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
+from web.forms import attempt
 from web.htmx import wants_partial
 from web.members import member_page
 
@@ -215,12 +216,7 @@ async def _act(
     if not wants_partial(request):
         await action()
         return None
-    try:
-        async with session.begin_nested():
-            await action()
-    except DomainError as error:
-        return error
-    return None
+    return await attempt(session, action)
 
 
 def _redirect(record: RecordOnPage) -> Redirect:

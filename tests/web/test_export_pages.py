@@ -144,7 +144,7 @@ async def test_deleting_asks_for_the_exact_address_and_an_owner(
     wrong = await _post(owner, f"{PAGE}/delete", {"confirm_slug": "acme-typo"})
     assert wrong.status_code == 200
     assert 'id="delete-confirm_slug-error"' in wrong.text
-    assert "Type the workspace&#39;s address acme exactly to confirm." in wrong.text
+    assert "Type the workspace's address acme exactly to confirm." in wrong.text
     assert 'value="acme-typo"' in wrong.text
     async with db.global_transaction() as session:
         assert (await session.get(Tenant, acme.tenant_id)).status == "active"
