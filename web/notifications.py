@@ -3,7 +3,8 @@
 ``GET /t/{slug}/notifications`` answers the bell's panel (a partial, for htmx)
 or the whole page (a link or a boosted navigation). Each notification reads
 in the reader's language (:func:`core.records.api.notification_out`) and links
-to its record where that record has a page (:data:`RECORD_PAGES`).
+to its record where that record has a page (:func:`core.records.access.record_page`:
+the record type's page, core's or an enabled module's; else it reads as text).
 ``POST /t/{slug}/notifications/read`` marks them all read; htmx gets the empty
 panel and a bell without a count, a plain form is sent back to the page.
 """
@@ -18,17 +19,17 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
+from core.context import TenantContext
+from core.plugins.registry import ModuleRegistry
 from core.records import timeline
+from core.records.access import record_page
 from core.records.api import notification_out
 from core.records.models import Notification
-from web.deps import CurrentActor, CurrentTenant, DbSession
+from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
 from web.htmx import wants_partial
 
 #: The latest unread notifications the panel lists (the page says how to see them all).
 PANEL_SIZE = 20
-#: The page of each record type that has one, under the workspace. A module's record
-#: types have no page address yet (``RecordType`` carries none): theirs read as text.
-RECORD_PAGES = {"core.party": "/parties/{id}", "core.product": "/products/{id}"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +39,10 @@ class NotificationItem:
     created_at: datetime
 
 
-def _item(slug: str, notification: Notification) -> NotificationItem:
-    page = RECORD_PAGES.get(notification.record_type)
-    href = f"/t/{slug}{page.format(id=notification.record_id)}" if page else None
+def _item(
+    registry: ModuleRegistry, ctx: TenantContext, notification: Notification
+) -> NotificationItem:
+    href = record_page(registry, ctx, notification.record_type, notification.record_id)
     return NotificationItem(notification_out(notification).message, href, notification.created_at)
 
 
@@ -50,10 +52,14 @@ def _panel(slug: str, items: list[NotificationItem], **context: Any) -> Template
 
 @get("/notifications")
 async def notifications(
-    request: Request[Any, Any, Any], session: DbSession, tenant: CurrentTenant, actor: CurrentActor
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    registry: Registry,
+    tenant: CurrentTenant,
+    actor: CurrentActor,
 ) -> Template:
     unread = await timeline.unread_notifications(session, actor.user_id, PANEL_SIZE)
-    items = [_item(tenant.slug, n) for n in unread]
+    items = [_item(registry, tenant, n) for n in unread]
     if wants_partial(request):
         return _panel(tenant.slug, items)
     return Template("notifications/page.html", context={"slug": tenant.slug, "items": items})

@@ -325,6 +325,12 @@ def _check_manifest(manifest: ModuleManifest) -> None:
                     f"Module {manifest.key!r}: record type {record_type.key!r} is guarded by "
                     f"the permission {code!r}, which the module does not declare"
                 )
+        page = record_type.page
+        if page is not None and not (page.startswith("/") and "{id}" in page):
+            raise PluginError(
+                f"Module {manifest.key!r}: record type {record_type.key!r} has the page "
+                f"{page!r}, which must start with '/' and hold '{{id}}', like '/parties/{{id}}'"
+            )
     names = [handler_name(manifest.key, h) for h in manifest.event_handlers]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -13,6 +13,9 @@ core's or an enabled module's (else 404), the actor needs its read permission
 (and, to add or remove anything, its write permission) (else 403 naming the
 code), and the record must pass ``check`` (else 404). Attachments and
 activities are checked through the record they hang on.
+
+A record type may name its page (``page``, under the workspace): :func:`record_page`
+is how a notification, or anything else, links to a record, core's or a module's.
 """
 
 from __future__ import annotations
@@ -46,12 +49,15 @@ class RecordType:
 
     ``check(session, actor, record_id)`` raises NotFound when the record does
     not exist or lies outside the actor's data scope; what it returns is ignored.
+    ``page`` is the record's page under the workspace, with ``{id}`` for the
+    record's id (``/parties/{id}``); None when the record type has no page of its own.
     """
 
     key: str
     read_permission: str
     write_permission: str
     check: RecordCheck
+    page: str | None = None
 
 
 async def _party_visible(session: AsyncSession, actor: Actor, party_id: uuid.UUID) -> None:
@@ -69,8 +75,11 @@ async def _is_member(session: AsyncSession, _actor: Actor, user_id: uuid.UUID) -
 
 
 CORE_RECORD_TYPES: tuple[RecordType, ...] = (
-    RecordType("core.party", parties.READ, parties.WRITE, _party_visible),
-    RecordType("core.product", "core.product.read", "core.product.write", _product_exists),
+    RecordType("core.party", parties.READ, parties.WRITE, _party_visible, "/parties/{id}"),
+    RecordType(
+        "core.product", "core.product.read", "core.product.write", _product_exists, "/products/{id}"
+    ),
+    # No page: the members list is the only place a colleague appears.
     RecordType("core.user", "core.member.read", "core.member.manage", _is_member),
 )
 _CORE = {record_type.key: record_type for record_type in CORE_RECORD_TYPES}
@@ -85,6 +94,19 @@ def record_type(registry: ModuleRegistry, ctx: TenantContext, key: str) -> Recor
     if declared is None or declared[0] not in ctx.enabled:
         raise NotFound("No record type {record_type}.", record_type=key)
     return declared[1]
+
+
+def record_page(
+    registry: ModuleRegistry, ctx: TenantContext, key: str, record_id: uuid.UUID
+) -> str | None:
+    """The address of the record's page (``/t/acme/parties/<id>``), or None: its type has
+    no page, or is neither core's nor an enabled module's (a disabled module's record
+    reads as text, not as a link into a module that answers 404)."""
+    try:
+        page = record_type(registry, ctx, key).page
+    except NotFound:
+        return None
+    return f"/t/{ctx.slug}{page.replace('{id}', str(record_id))}" if page else None
 
 
 async def open_record(

@@ -274,8 +274,10 @@ async def lead_exists(session: AsyncSession, actor: Any, lead_id: uuid.UUID) -> 
     return None
 
 
-def lead_type(key: str = "crm.lead", write: str = "crm.lead.write") -> RecordType:
-    return RecordType(key, "crm.lead.read", write, lead_exists)
+def lead_type(
+    key: str = "crm.lead", write: str = "crm.lead.write", page: str | None = None
+) -> RecordType:
+    return RecordType(key, "crm.lead.read", write, lead_exists, page)
 
 
 def test_record_types_resolve_for_the_tenants_enabled_modules_only() -> None:
@@ -323,6 +325,35 @@ def test_a_record_type_guarded_by_a_permission_the_module_does_not_declare() -> 
         "Module 'crm': record type 'crm.lead' is guarded by the permission 'crm.leads.write', "
         "which the module does not declare"
     )
+
+
+def test_a_record_types_page_must_start_with_a_slash_and_hold_the_id() -> None:
+    for page in ("crm/leads/{id}", "/crm/leads", "/crm/leads/{lead_id}"):
+        paged = (lead_type(page=page),)
+        declared = plugin("crm", permissions=LEAD_PERMISSIONS, record_types=paged)
+        assert refused(candidate(declared)) == (
+            f"Module 'crm': record type 'crm.lead' has the page {page!r}, which must start "
+            "with '/' and hold '{id}', like '/parties/{id}'"
+        )
+
+
+def test_a_records_page_is_under_the_workspace_while_its_module_is_enabled() -> None:
+    lead = lead_type(page="/crm/leads/{id}")
+    registry = build(plugin("crm", permissions=LEAD_PERMISSIONS, record_types=(lead,)))
+    record_id = uuid.uuid4()
+    assert access.record_page(registry, ctx_with("crm"), "crm.lead", record_id) == (
+        f"/t/acme/crm/leads/{record_id}"
+    )
+    assert access.record_page(registry, ctx_with(), "crm.lead", record_id) is None  # off
+    assert access.record_page(registry, ctx_with("crm"), "crm.deal", record_id) is None
+    # Core's: parties and products have pages, a colleague has none of its own.
+    assert access.record_page(registry, ctx_with(), "core.party", record_id) == (
+        f"/t/acme/parties/{record_id}"
+    )
+    assert access.record_page(registry, ctx_with(), "core.product", record_id) == (
+        f"/t/acme/products/{record_id}"
+    )
+    assert access.record_page(registry, ctx_with(), "core.user", record_id) is None
 
 
 # --- hooks ----------------------------------------------------------------------------------

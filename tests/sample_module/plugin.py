@@ -85,7 +85,7 @@ def atrium_module() -> ModuleManifest:
         ),
         menu=(MenuEntry("Notes", "/sample/", icon="note", permission="sample.note.read"),),
         api_routers=(api.NoteApi,),
-        view_routers=(views.notes_page,),
+        view_routers=(views.notes_page, views.note_page),
         templates=HERE / "templates",
         migrations=HERE / "migrations",
         approval_kinds=(ApprovalKind("sample.note", "Note approval", ("amount",)),),
@@ -96,7 +96,9 @@ def atrium_module() -> ModuleManifest:
         scheduled_jobs=(ScheduledJob("digest", "0 7 * * *", daily_digest),),
         dashboard_widgets=(DashboardWidget("sample.count", "Notes", "sample/widget.html"),),
         record_types=(
-            RecordType("sample.note", "sample.note.read", "sample.note.write", note_exists),
+            RecordType(
+                "sample.note", "sample.note.read", "sample.note.write", note_exists, "/sample/{id}"
+            ),
         ),
         demo_data=demo_data,
     )

@@ -16,8 +16,11 @@ from core.context import TenantContext
 from core.db import Database
 from core.identity import accounts
 from core.models import ApprovalRequest, Membership, User
+from core.plugins.registry import ModuleRegistry
 from core.records import timeline
+from tenants import services as tenants
 from tests.conftest import Browser
+from tests.sample_module.services import NoteService
 from web.middleware import LOCALE_COOKIE
 
 HTML = {"accept": "text/html"}
@@ -175,6 +178,43 @@ async def test_mark_all_read_without_htmx_goes_back_to_the_page(
     assert done.status_code == 303
     assert done.headers["location"] == "/t/acme/notifications"
     assert "No unread notifications." in (await _page(http, "/t/acme/notifications")).text
+
+
+async def test_a_notification_links_to_a_modules_record_until_the_module_is_disabled(
+    db: Database, registry: ModuleRegistry, make_tenant, browser: Browser
+) -> None:
+    acme = await make_tenant("acme", "sample")
+    author = await _user(db, "ann@example.com", "Ann")
+    reader = await _user(db, "bo@example.com", "Bo")
+    await _join(db, acme, author)
+    await _join(db, acme, reader, role="admin")  # may read notes
+    async with db.tenant_transaction(acme.tenant_id) as session:
+        note = await NoteService(session).create("Plan the quarter")
+        await timeline.add_comment(
+            session, "sample.note", note.id, author.id, f"@[Bo](user:{reader.id}) see"
+        )
+        # A colleague has no page of their own: that one reads as text.
+        await timeline.add_comment(
+            session, "core.user", reader.id, author.id, f"@[Bo](user:{reader.id}) hi"
+        )
+    http = await browser(reader)
+
+    panel = await http.get("/t/acme/notifications", headers=HTMX)
+    items = _between(panel.text, '<ul class="notification-list">', "</ul>")
+    assert f'<a href="/t/acme/sample/{note.id}">Ann mentioned you.</a>' in items
+    assert items.count("<a ") == 1
+    note_page = await _page(http, f"/t/acme/sample/{note.id}")  # the link leads to the note
+    assert '<h1 id="sample-note">Plan the quarter</h1>' in note_page.text
+
+    async with db.tenant_transaction(acme.tenant_id) as session:
+        await tenants.disable_module(session, registry, acme, "sample")
+    for page in (
+        await http.get("/t/acme/notifications", headers=HTMX),
+        await _page(http, "/t/acme/notifications"),
+    ):
+        items = _between(page.text, '<ul class="notification-list">', "</ul>")
+        assert items.count("Ann mentioned you.") == 2
+        assert "<a " not in items  # no link into a module that now answers 404
 
 
 async def test_owners_see_the_approvals_waiting_for_them(
