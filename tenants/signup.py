@@ -1,4 +1,5 @@
-"""Signing up: a new person and their new workspace, in one transaction.
+"""Signing up: a new person and their new workspace, in one transaction; and a
+signed-in person's further workspaces, by the same rules.
 
 The form is checked as a whole before anything is written, so every
 problem is reported at once, each under its field (:class:`SignUpRefused`).
@@ -9,6 +10,10 @@ mail (sent only once the transaction commits) and a new signed-in session.
 Whatever fails on the way raises, so the caller's rollback leaves nothing
 behind; a slug or address taken by a concurrent sign-up between the check
 and the insert is refused by the unique keys and reported like any other.
+
+:func:`create_workspace` is the workspace part alone, for someone already
+signed in (the form's company, address and language): the same checks,
+throttle and transaction, with the existing account as the owner.
 
 Decisions (see docs/identity.md, "Signing up"):
 
@@ -24,7 +29,8 @@ Decisions (see docs/identity.md, "Signing up"):
 - Sign-ups that pass the form's checks are counted (:data:`SIGN_UPS`) per
   client address and per typed e-mail address; a form refused for its input
   writes nothing and is not counted, so a person correcting typos is not
-  locked out.
+  locked out. New workspaces of a signed-in person count under the same keys
+  (their account's address), so signing in does not lift the limit.
 """
 
 from __future__ import annotations
@@ -32,9 +38,10 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
+from typing import Self, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,7 +51,7 @@ from core.errors import Conflict, DomainError, ValidationFailed
 from core.i18n import N_, check_locale
 from core.identity import accounts, passwords, recovery, sessions, throttle
 from core.mail import Mailer
-from core.models import SecurityEvent, Tenant
+from core.models import SecurityEvent, Tenant, User
 from core.settings import Settings
 from tenants.services import check_slug, create_tenant
 
@@ -59,23 +66,34 @@ SIGN_UPS = throttle.Policy(
     throttle.Limit(failures=10, window=timedelta(hours=1), lockout=timedelta(hours=1)),
     N_("Too many sign-ups in a short time. Try again in {minutes} minutes."),
 )
-FIELDS = ("company", "slug", "display_name", "email", "password", "locale")
+#: The same counts as sign-ups (one limit on how fast anyone makes workspaces), its own words.
+NEW_WORKSPACES = replace(
+    SIGN_UPS,
+    message=N_("Too many new workspaces in a short time. Try again in {minutes} minutes."),
+)
 
 
 @dataclass(frozen=True, slots=True)
-class SignUpForm:
-    """What the sign-up form sends, as typed."""
+class WorkspaceForm:
+    """A new workspace's fields, as typed: all a signed-in person's form sends."""
 
     company: str
     slug: str
+    locale: str  # the workspace's language: its starting currency, tax rates and units
+
+    @classmethod
+    def of(cls, data: Mapping[str, str]) -> Self:
+        return cls(**{field.name: data.get(field.name, "") for field in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class SignUpForm(WorkspaceForm):
+    """What the sign-up form sends, as typed: the workspace and the new account.
+    ``locale`` is the account's language too."""
+
     display_name: str
     email: str
     password: str
-    locale: str
-
-    @classmethod
-    def of(cls, data: Mapping[str, str]) -> SignUpForm:
-        return cls(**{name: data.get(name, "") for name in FIELDS})
 
 
 class SignUpRefused(ValidationFailed):
@@ -182,8 +200,8 @@ def _locale_problem(locale: str) -> ValidationFailed | None:
     return None
 
 
-async def problems(session: AsyncSession, form: SignUpForm) -> dict[str, DomainError]:
-    """Every field's problem, by field name; empty when the form can be signed up."""
+async def workspace_problems(session: AsyncSession, form: WorkspaceForm) -> dict[str, DomainError]:
+    """The workspace fields' problems, by field name; empty when it can be created."""
     found = {
         "company": _name_problem(
             form.company,
@@ -191,14 +209,58 @@ async def problems(session: AsyncSession, form: SignUpForm) -> dict[str, DomainE
             N_("A company name has at most {max} characters."),
         ),
         "slug": await slug_problem(session, form.slug),
+        "locale": _locale_problem(form.locale),
+    }
+    return {field: problem for field, problem in found.items() if problem is not None}
+
+
+async def problems(session: AsyncSession, form: SignUpForm) -> dict[str, DomainError]:
+    """Every field's problem, by field name; empty when the form can be signed up."""
+    found = {
         "display_name": _name_problem(
             form.display_name, N_("Enter your name."), N_("A name has at most {max} characters.")
         ),
         "email": await _email_problem(session, form.email),
         "password": _password_problem(form.password, form.email),
-        "locale": _locale_problem(form.locale),
     }
-    return {field: problem for field, problem in found.items() if problem is not None}
+    account = {field: problem for field, problem in found.items() if problem is not None}
+    return {**await workspace_problems(session, form), **account}
+
+
+F = TypeVar("F", bound=WorkspaceForm)
+
+
+async def _admit(
+    session: AsyncSession,
+    form: F,
+    problems_of: Callable[[AsyncSession, F], Awaitable[dict[str, DomainError]]],
+    policy: throttle.Policy,
+    email: str,
+    ip: str | None,
+) -> None:
+    """Refuse a throttled key, then a form with problems; count what passes (on the side
+    pool, so the count stays whatever happens next)."""
+    await throttle.check(session, email, ip, policy)
+    found = await problems_of(session, form)
+    if found:
+        raise SignUpRefused(found)
+    await throttle.count(Database.of(session), email, ip, policy)
+
+
+async def _new_workspace(
+    session: AsyncSession, form: WorkspaceForm, owner: User, ip: str | None, action: str
+) -> Tenant:
+    """The checked form's workspace with ``owner`` as its owner, logged as ``action``."""
+    try:
+        tenant = await create_tenant(
+            session, slug=form.slug, name=form.company, owner_email=owner.email, locale=form.locale
+        )
+    except Conflict as taken:  # a concurrent request took the slug after the check
+        raise SignUpRefused({"slug": taken}) from None
+    session.add(
+        SecurityEvent(action=action, user_id=owner.id, ip=ip, detail={"tenant": tenant.slug})
+    )
+    return tenant
 
 
 async def sign_up(
@@ -216,11 +278,7 @@ async def sign_up(
     Raises :class:`SignUpRefused` (by field), or ``TooManyAttempts`` while the
     client address or the e-mail address has signed up too often.
     """
-    await throttle.check(session, form.email, ip, SIGN_UPS)
-    found = await problems(session, form)
-    if found:
-        raise SignUpRefused(found)
-    await throttle.count(Database.of(session), form.email, ip, SIGN_UPS)
+    await _admit(session, form, problems, SIGN_UPS, form.email, ip)
     try:
         user = await accounts.register(
             session,
@@ -232,25 +290,23 @@ async def sign_up(
         )
     except Conflict:  # a concurrent sign-up took the address after the check
         raise SignUpRefused({"email": _existing_account(form.email.strip())}) from None
-    try:
-        tenant = await create_tenant(
-            session,
-            slug=form.slug,
-            name=form.company,
-            owner_email=user.email,
-            locale=form.locale,
-        )
-    except Conflict as taken:  # a concurrent sign-up took the slug after the check
-        raise SignUpRefused({"slug": taken}) from None
+    tenant = await _new_workspace(session, form, user, ip, "auth.signed_up")
     await recovery.send_verification(session, settings, mailer, user)
     token, _row = await sessions.start(session, settings, user.id, ip=ip, user_agent=user_agent)
-    session.add_all(
-        [
-            SecurityEvent(
-                action="auth.signed_up", user_id=user.id, ip=ip, detail={"tenant": tenant.slug}
-            ),
-            SecurityEvent(action="auth.signed_in", user_id=user.id, ip=ip),
-        ]
-    )
+    session.add(SecurityEvent(action="auth.signed_in", user_id=user.id, ip=ip))
     await session.flush()
     return token, tenant
+
+
+async def create_workspace(
+    session: AsyncSession, user: User, form: WorkspaceForm, *, ip: str | None = None
+) -> Tenant:
+    """Another workspace for the signed-in ``user``, its owner, in the session's transaction.
+
+    Raises :class:`SignUpRefused` (by field), or ``TooManyAttempts`` while the
+    client address or the user's address has made workspaces too often.
+    """
+    await _admit(session, form, workspace_problems, NEW_WORKSPACES, user.email, ip)
+    tenant = await _new_workspace(session, form, user, ip, "auth.workspace_created")
+    await session.flush()
+    return tenant

@@ -64,7 +64,8 @@ async def _signed_in(request: Request[Any, Any, Any], session: Any) -> UserSessi
     return current
 
 
-async def _signed_in_user(request: Request[Any, Any, Any], session: Any) -> User:
+async def signed_in_user(request: Request[Any, Any, Any], session: Any) -> User:
+    """The signed-in person; a browser that is not signed in goes to the sign-in page."""
     user = await session.get(User, (await _signed_in(request, session)).user_id)
     assert user is not None  # a live session's user
     return user
@@ -116,7 +117,7 @@ async def _two_factor_page(
     db: Database = request.app.state.db
     context: dict[str, Any] = {"error": error, "uri": None, "codes_left": 0, "required_by": []}
     async with db.global_transaction() as session:
-        user = await _signed_in_user(request, session)
+        user = await signed_in_user(request, session)
         if user.totp_enabled_at:
             context["codes_left"] = await two_factor.recovery_codes_left(session, user)
             context["required_by"] = await two_factor.workspaces_requiring(session, user)
@@ -143,7 +144,7 @@ async def two_factor_confirm(request: Request[Any, Any, Any], data: FormData) ->
     settings: Settings = request.app.state.settings
     try:
         async with db.global_transaction() as session:
-            user = await _signed_in_user(request, session)
+            user = await signed_in_user(request, session)
             codes = await two_factor.confirm(session, user, data.get("code", ""))
             token = await sessions.rotate(session, settings, request.cookies[SESSION_COOKIE])
     except ValidationFailed as error:
@@ -159,7 +160,7 @@ async def two_factor_off(request: Request[Any, Any, Any], data: FormData) -> Res
     settings: Settings = request.app.state.settings
     try:
         async with db.global_transaction() as session:
-            user = await _signed_in_user(request, session)
+            user = await signed_in_user(request, session)
             await two_factor.disable(
                 session,
                 user,
@@ -180,7 +181,7 @@ async def replace_recovery_codes(request: Request[Any, Any, Any], data: FormData
     db: Database = request.app.state.db
     try:
         async with db.global_transaction() as session:
-            user = await _signed_in_user(request, session)
+            user = await signed_in_user(request, session)
             codes = await two_factor.replace_recovery_codes(
                 session,
                 user,
@@ -224,7 +225,7 @@ async def _profile_page(
     """The profile form: the user's values, or what they typed with the reason it was refused."""
     db: Database = request.app.state.db
     async with db.global_transaction() as session:
-        user = await _signed_in_user(request, session)
+        user = await signed_in_user(request, session)
     values = form or {
         "display_name": user.display_name,
         "locale": user.locale,
@@ -260,7 +261,7 @@ async def save_profile(request: Request[Any, Any, Any], data: FormData) -> Respo
     form = {name: data.get(name, "") for name in ("display_name", "locale", "time_zone")}
     try:
         async with db.global_transaction() as session:
-            user = await _signed_in_user(request, session)
+            user = await signed_in_user(request, session)
             await profile.update_profile(
                 session, user, form["display_name"], form["locale"], form["time_zone"]
             )
@@ -281,7 +282,7 @@ async def upload_avatar(request: Request[Any, Any, Any], data: MultipartForm) ->
     upload = data.get("avatar")
     try:
         async with db.global_transaction() as session:
-            user = await _signed_in_user(request, session)
+            user = await signed_in_user(request, session)
             if not isinstance(upload, UploadFile) or not upload.filename:
                 raise ValidationFailed("Choose an image to upload.")
             await profile.set_avatar(session, _store(request), user, upload.filename, upload.file)
@@ -294,7 +295,7 @@ async def upload_avatar(request: Request[Any, Any, Any], data: MultipartForm) ->
 async def remove_avatar(request: Request[Any, Any, Any]) -> Redirect:
     db: Database = request.app.state.db
     async with db.global_transaction() as session:
-        user = await _signed_in_user(request, session)
+        user = await signed_in_user(request, session)
         await profile.remove_avatar(session, _store(request), user)
     return _with_notice(PROFILE, "avatar-removed")
 
@@ -309,7 +310,7 @@ async def avatar_response(store: FileStore, user: User) -> Stream:
 async def own_avatar(request: Request[Any, Any, Any]) -> Stream:
     db: Database = request.app.state.db
     async with db.global_transaction() as session:
-        user = await _signed_in_user(request, session)
+        user = await signed_in_user(request, session)
     return await avatar_response(_store(request), user)
 
 
@@ -318,7 +319,7 @@ async def _password_page(
 ) -> Template:
     db: Database = request.app.state.db
     async with db.global_transaction() as session:
-        user = await _signed_in_user(request, session)
+        user = await signed_in_user(request, session)
     return Template(
         "account_password.html",
         context={"user": user, "errors": _field_errors(error, "form")},
@@ -338,7 +339,7 @@ async def change_password(request: Request[Any, Any, Any], data: FormData) -> Re
     settings: Settings = request.app.state.settings
     try:
         async with db.global_transaction() as session:
-            user = await _signed_in_user(request, session)
+            user = await signed_in_user(request, session)
             if data.get("new", "") != data.get("repeat", ""):
                 raise ValidationFailed("The two new passwords are not the same.", field="repeat")
             token = await profile.change_password(

@@ -10,6 +10,11 @@ still that suggestion (or empty) follows the name.
 A refused form comes back with every message under its field and what was
 typed kept (never the password), with 422 (429 while throttled). A sign-up
 lands signed in on the new workspace, in the language chosen on the form.
+
+``/account/workspaces/new`` is the workspace half of the same form for
+someone already signed in (:func:`tenants.signup.create_workspace`): the same
+fields, live address checks and messages; it lands in the new workspace, and
+the person's own language stays as it is (the form's sets the workspace's).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from core.errors import DomainError, TooManyAttempts
 from core.i18n import SUPPORTED, current_locale
 from core.identity import passwords
 from tenants import signup
-from web.account import LOCALE_COOKIE_MAX_AGE
+from web.account import LOCALE_COOKIE_MAX_AGE, signed_in_user
 from web.auth import (
     WORKSPACE_AREA,
     FormData,
@@ -39,6 +44,9 @@ from web.recovery import mailer
 
 SLUG_STATUS = "signup/_slug_status.html"
 SLUG_FIELD = "signup/_slug_field.html"
+SIGN_UP_PAGE = "signup/sign_up.html"
+NEW_WORKSPACE_PAGE = "signup/new_workspace.html"
+NEW_WORKSPACE = "/account/workspaces/new"
 
 
 def _db(request: Request[Any, Any, Any]) -> Database:
@@ -55,15 +63,17 @@ def _status(slug: str, problem: DomainError | None) -> dict[str, Any]:
 
 
 def _form_page(
+    template: str,
     form: dict[str, str],
     errors: dict[str, DomainError] | None = None,
     error: DomainError | None = None,
 ) -> Template:
-    """The sign-up form with what was typed (never the password) and its problems."""
+    """A sign-up or new-workspace form with what was typed (never a password) and its
+    problems."""
     errors = errors or {}
     kept = {**form, "password": ""}
     return Template(
-        "signup/sign_up.html",
+        template,
         context={
             "form": kept,
             "errors": errors,
@@ -81,7 +91,7 @@ def _form_page(
 
 @get("/sign-up", include_in_schema=False)
 async def sign_up_page() -> Template:
-    return _form_page({"locale": current_locale.get()})
+    return _form_page(SIGN_UP_PAGE, {"locale": current_locale.get()})
 
 
 @get("/sign-up/check-slug", include_in_schema=False)
@@ -131,12 +141,38 @@ async def sign_up(request: Request[Any, Any, Any], data: FormData) -> Response[A
                 user_agent=request.headers.get("user-agent"),
             )
     except signup.SignUpRefused as refused:
-        return _form_page(dict(data), errors=refused.errors)
+        return _form_page(SIGN_UP_PAGE, dict(data), errors=refused.errors)
     except TooManyAttempts as throttled:
-        return _form_page(dict(data), error=throttled)
+        return _form_page(SIGN_UP_PAGE, dict(data), error=throttled)
     landed = Redirect(f"/t/{tenant.slug}/", status_code=HTTP_303_SEE_OTHER)
     with_session_cookie(landed, settings, LOCALE_COOKIE, form.locale, max_age=LOCALE_COOKIE_MAX_AGE)
     return with_signed_in_cookie(landed, settings, WORKSPACE_AREA, token)
 
 
-PAGES = [sign_up_page, check_slug, suggest_slug, sign_up]
+# --- another workspace, for someone signed in ------------------------------------------------
+
+
+@get(NEW_WORKSPACE, include_in_schema=False)
+async def new_workspace_page(request: Request[Any, Any, Any]) -> Template:
+    async with _db(request).global_transaction() as session:
+        user = await signed_in_user(request, session)
+    return _form_page(NEW_WORKSPACE_PAGE, {"locale": user.locale})
+
+
+@post(NEW_WORKSPACE, include_in_schema=False)
+async def create_workspace(request: Request[Any, Any, Any], data: FormData) -> Response[Any]:
+    """The signed-in person's new workspace, with them as its owner; then into it."""
+    try:
+        async with _db(request).global_transaction() as session:
+            user = await signed_in_user(request, session)
+            tenant = await signup.create_workspace(
+                session, user, signup.WorkspaceForm.of(data), ip=client_ip(request)
+            )
+    except signup.SignUpRefused as refused:
+        return _form_page(NEW_WORKSPACE_PAGE, dict(data), errors=refused.errors)
+    except TooManyAttempts as throttled:
+        return _form_page(NEW_WORKSPACE_PAGE, dict(data), error=throttled)
+    return Redirect(f"/t/{tenant.slug}/", status_code=HTTP_303_SEE_OTHER)
+
+
+PAGES = [sign_up_page, check_slug, suggest_slug, sign_up, new_workspace_page, create_workspace]

@@ -17,7 +17,7 @@ from core.db import Database
 from core.identity import accounts, throttle
 from core.models import Membership, SecurityEvent, SignInThrottle, Tenant, User
 from core.products.models import Currency
-from tenants.signup import SIGN_UPS
+from tenants.signup import NEW_WORKSPACES, SIGN_UPS
 from web.auth import SESSION_COOKIE
 
 HTML = {"accept": "text/html"}
@@ -63,6 +63,17 @@ def value_of(page: str, name: str) -> str:
     found = re.search(rf'name="{name}" value="([^"]*)"', page)
     assert found, f"no {name} input with a value"
     return html.unescape(found.group(1))
+
+
+NEW = "/account/workspaces/new"
+SECOND = {"company": "Acme Shanghai Co", "slug": "acme-shanghai", "locale": "zh-CN"}
+
+
+async def new_workspace(web: httpx.AsyncClient, **fields: str) -> httpx.Response:
+    """Open the new-workspace form (for its CSRF token) and send ``fields``."""
+    page = await web.get(NEW, headers=HTML)
+    assert page.status_code == 200
+    return await web.post(NEW, data={**fields, "_csrf_token": csrf(page)}, headers=HTML)
 
 
 async def counts(db: Database) -> tuple[int, int]:
@@ -301,7 +312,10 @@ async def test_a_taken_address_and_an_existing_account_are_refused(
         "ada@acme.test already has an Atrium account. Sign in with it, or reset its "
         "password if you have forgotten it."
     )
-    assert 'href="/forgot-password"' in answer.text.split('id="existing-account"')[1]
+    existing = answer.text.split('id="existing-account"')[1].split("</p>")[0]
+    assert 'href="/forgot-password"' in existing
+    assert 'href="/sign-in?next=/account/workspaces/new"' in existing  # then another workspace
+    assert "create another workspace from your account" in existing
     assert value_of(answer.text, "slug") == "acme-trading"
     assert await counts(db) == before
 
@@ -360,4 +374,136 @@ async def test_sign_ups_are_throttled_per_client_address(
         "Too many sign-ups in a short time. Try again in 60 minutes."
     )
     assert value_of(answer.text, "email") == "bea@acme.test"
+    assert await counts(db) == (1, 1)
+
+
+# --- another workspace, for someone signed in -----------------------------------------------------
+
+
+async def test_a_signed_in_person_creates_another_workspace_and_lands_in_it_as_its_owner(
+    web: httpx.AsyncClient, db: Database
+) -> None:
+    assert (await submit(web)).status_code == 303  # Ada, owner of acme-trading
+    account = await web.get("/account", headers=HTML)
+    assert f'href="{NEW}" id="new-workspace-link"' in account.text
+    assert f'href="{NEW}" id="new-workspace-menu-link"' in account.text  # in the user menu
+
+    form = await web.get(NEW, headers=HTML)
+    assert "<h1>Create another workspace</h1>" in form.text
+    assert 'hx-get="/sign-up/suggest-slug"' in form.text  # the same live address help
+    assert '<option value="en" selected>' in form.text  # preset from her own language
+    assert 'name="email"' not in form.text
+    assert 'name="password"' not in form.text
+
+    answer = await new_workspace(web, **SECOND)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/t/acme-shanghai/"
+    landed = await web.get("/t/acme-shanghai/", headers=HTML)
+    assert landed.status_code == 200
+    assert 'id="workspace-name">Acme Shanghai Co</a>' in landed.text
+    assert "<h1>Dashboard</h1>" in landed.text  # her own language (en) stays hers
+    switch = element(landed.text, "other-workspaces")
+    assert switch == "Acme Trading Ltd"
+
+    account = await web.get("/account", headers=HTML)
+    switch = account.text.split('id="other-workspaces">')[1].split("</ul>")[0]
+    assert 'href="/t/acme-trading/"' in switch
+    assert 'href="/t/acme-shanghai/"' in switch
+    listed = account.text.split('id="workspaces"')[1].split("</section>")[0]
+    assert "Acme Trading Ltd" in listed
+    assert "Acme Shanghai Co" in listed
+
+    async with db.global_transaction() as session:
+        user = await accounts.by_email(session, "ada@acme.test")
+        tenant = await session.scalar(select(Tenant).where(Tenant.slug == "acme-shanghai"))
+        assert user is not None
+        assert tenant is not None
+        assert (tenant.name, tenant.locale) == ("Acme Shanghai Co", "zh-CN")
+        assert user.locale == "en"
+        logged = await session.scalars(
+            select(SecurityEvent.detail).where(
+                SecurityEvent.user_id == user.id, SecurityEvent.action == "auth.workspace_created"
+            )
+        )
+        assert list(logged) == [{"tenant": "acme-shanghai"}]
+    async with db.tenant_transaction(tenant.id) as session:
+        members = list(await session.scalars(select(Membership)))
+        base = await session.scalar(select(Currency.code).where(Currency.is_base))
+    assert [(m.user_id, m.role, m.active) for m in members] == [(user.id, "owner", True)]
+    assert base == "CNY"  # seeded from the workspace's language, not hers
+    assert "atrium_lang" not in answer.cookies
+    assert await counts(db) == (1, 2)
+
+
+async def test_a_new_workspace_form_is_refused_beside_its_fields_with_what_was_typed(
+    web: httpx.AsyncClient, db: Database
+) -> None:
+    assert (await submit(web)).status_code == 303
+    taken = await new_workspace(web, **{**SECOND, "slug": "acme-trading"})
+    assert taken.status_code == 422
+    assert element(taken.text, "slug-status") == "The address acme-trading is taken."
+    assert element(taken.text, "new-workspace-error") == "Please correct the marked fields."
+    assert value_of(taken.text, "slug") == "acme-trading"
+    assert value_of(taken.text, "company") == SECOND["company"]
+    assert '<option value="zh-CN" selected>' in taken.text
+    assert "company-error" not in taken.text
+
+    empty = await new_workspace(web, company=" ", slug="", locale="fr")
+    assert empty.status_code == 422
+    assert element(empty.text, "company-error") == "Enter your company's name."
+    assert element(empty.text, "slug-status") == "Choose an address for your workspace."
+    assert element(empty.text, "locale-error") == "Language must be one of en, zh-CN."
+    assert await counts(db) == (1, 1)
+
+
+async def test_new_workspaces_count_against_the_sign_up_throttle(
+    web: httpx.AsyncClient, db: Database
+) -> None:
+    assert (await submit(web)).status_code == 303  # counted once already
+    for n in range(SIGN_UPS.address.failures - 1):
+        await throttle.count(db, f"someone{n}@acme.test", "127.0.0.1", NEW_WORKSPACES)
+    answer = await new_workspace(web, **SECOND)
+    assert answer.status_code == 429
+    assert element(answer.text, "new-workspace-error") == (
+        "Too many new workspaces in a short time. Try again in 60 minutes."
+    )
+    assert value_of(answer.text, "company") == SECOND["company"]
+    assert await counts(db) == (1, 1)
+
+
+async def test_without_signing_in_the_new_workspace_form_sends_to_sign_in_and_back(
+    web: httpx.AsyncClient, db: Database
+) -> None:
+    async with db.global_transaction() as session:
+        await accounts.register(
+            session, email=GOOD["email"], password=GOOD["password"], display_name="Ada"
+        )
+    answer = await web.get(NEW, headers=HTML)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/sign-in?next={NEW}"
+
+    page = await web.get(answer.headers["location"], headers=HTML)
+    signed_in = await web.post(
+        "/sign-in",
+        data={
+            "email": GOOD["email"],
+            "password": GOOD["password"],
+            "next": NEW,
+            "_csrf_token": csrf(page),
+        },
+        headers=HTML,
+    )
+    assert signed_in.status_code == 303
+    assert signed_in.headers["location"] == NEW
+    assert (await new_workspace(web, **SECOND)).status_code == 303
+    assert await counts(db) == (1, 1)
+
+
+async def test_a_new_workspace_without_the_csrf_token_is_refused(
+    web: httpx.AsyncClient, db: Database
+) -> None:
+    assert (await submit(web)).status_code == 303
+    await web.get(NEW, headers=HTML)  # has the CSRF cookie, but sends no token
+    answer = await web.post(NEW, data=SECOND, headers=HTML)
+    assert answer.status_code == 403
     assert await counts(db) == (1, 1)
