@@ -2,7 +2,8 @@
 
 - a member of one workspace who types another workspace's URL gets 404, whatever the
   method and path (pages and JSON API alike);
-- every state-changing page route refuses a request without its CSRF token.
+- every state-changing page route refuses a request without its CSRF token;
+- a plain Member gets 403 from every route guarded by a permission the Member role lacks.
 
 The routes are read from the app itself; path parameters are filled with plausible
 values (a random id, a real module key), which is enough since neither check may
@@ -17,8 +18,10 @@ import uuid
 import httpx
 import pytest
 
+from core import roles
 from core.db import Database
 from core.identity import accounts
+from core.models import Membership
 from tests.conftest import Browser
 from tests.web.test_recovery_pages import csrf
 from web.app import create_app
@@ -106,3 +109,49 @@ async def test_every_state_changing_page_refuses_a_request_without_its_csrf_toke
         answers[f"{method} {path}"] = sent.status_code
     assert len(answers) > 40
     assert {route: code for route, code in answers.items() if code != 403} == {}
+
+
+def guarded_routes(settings, registry, codes: set[str]) -> list[tuple[str, str, str]]:
+    """(method, path, code) of the workspace routes whose own guard requires one of ``codes``
+    (``web.tenancy.requires`` names its guard after the code)."""
+    app = create_app(settings, registry=registry)
+    by_guard = {f"requires_{code.replace('.', '_')}": code for code in codes}
+    found = set()
+    for route in app.routes:
+        if not route.path.startswith(("/t/{tenant_slug", "/api/t/{tenant_slug")):
+            continue
+        for handler in getattr(route, "route_handlers", ()):
+            for guard in handler.guards or ():
+                code = by_guard.get(getattr(guard, "__name__", ""))
+                for method in handler.http_methods if code else ():
+                    found.add((method, route.path, code))
+    return sorted(found)
+
+
+async def test_a_member_gets_403_from_every_route_needing_a_right_members_lack(
+    db: Database, make_tenant, browser: Browser, settings, registry
+) -> None:
+    ctx = await make_tenant("ant", "sample", "sampleaddon")
+    async with db.global_transaction() as session:
+        mia = await accounts.register(
+            session, email="mia@ant.test", password="violet-harbour-42x", display_name="Mia"
+        )
+    async with db.tenant_transaction(ctx.tenant_id) as session:
+        session.add(Membership(user_id=mia.id, role=roles.MEMBER))
+    http = await browser(mia)
+    page = await http.get("/t/ant/", headers={"accept": "text/html"})
+    assert page.status_code == 200
+    token = csrf(page)
+    origin = {"origin": str(http.base_url).rstrip("/")}
+    members_lack = {p.code for p in roles.all_permissions(registry) if p.member is None}
+    answers: dict[str, int] = {}
+    for method, path, code in guarded_routes(settings, registry, members_lack):
+        url = fill(path, "ant")
+        if path.startswith("/api/"):
+            sent = await http.request(method, url, headers=origin, json={})
+        else:
+            data = {"_csrf_token": token} if method in CHANGING else None
+            sent = await http.request(method, url, headers={"accept": "text/html"}, data=data)
+        answers[f"{method} {path} ({code})"] = sent.status_code
+    assert len(answers) > 40  # roles, settings, audit, members, the app store, ...
+    assert {route: status for route, status in answers.items() if status != 403} == {}
