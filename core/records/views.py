@@ -360,17 +360,39 @@ async def comment_from_page(
     record_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    found = await access.open_record(
-        session, registry, tenant, actor, record_type, record_id, write=True
-    )
-    record = _record(tenant, actor, found, record_id, data.get("back", ""))
-    error = await _act(
+    return await _add_to_timeline(
         request,
         session,
-        lambda: timeline.add_comment(
+        registry,
+        tenant,
+        actor,
+        record_type,
+        record_id,
+        data,
+        lambda record: timeline.add_comment(
             session, record.key, record.id, actor.user_id, data.get("body", "")
         ),
     )
+
+
+async def _add_to_timeline(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    registry: Registry,
+    tenant: TenantContext,
+    actor: Actor,
+    record_type: str,
+    record_id: uuid.UUID,
+    form: dict[str, str],
+    action: Callable[[RecordOnPage], Awaitable[Any]],
+) -> Response[Any]:
+    """Add to a record's timeline from its page (a comment, an activity), once the actor
+    may change the record; answer with the timeline section."""
+    found = await access.open_record(
+        session, registry, tenant, actor, record_type, record_id, write=True
+    )
+    record = _record(tenant, actor, found, record_id, form.get("back", ""))
+    error = await _act(request, session, lambda: action(record))
     return await _timeline_answer(request, session, actor, record, error)
 
 
@@ -405,16 +427,17 @@ async def plan_from_page(
     record_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    found = await access.open_record(
-        session, registry, tenant, actor, record_type, record_id, write=True
-    )
-    record = _record(tenant, actor, found, record_id, data.get("back", ""))
-    error = await _act(
+    return await _add_to_timeline(
         request,
         session,
-        lambda: add_activity(session, actor, record.key, record.id, _activity_in(data)),
+        registry,
+        tenant,
+        actor,
+        record_type,
+        record_id,
+        data,
+        lambda record: add_activity(session, actor, record.key, record.id, _activity_in(data)),
     )
-    return await _timeline_answer(request, session, actor, record, error)
 
 
 async def _close_activity(
