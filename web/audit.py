@@ -12,7 +12,7 @@ The page and the JSON API (``GET /api/t/{slug}/audit``) read through the same qu
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -25,21 +25,11 @@ from core.errors import ValidationFailed
 from core.exchange.audit import export_audit_log
 from core.exchange.exports import MEDIA_TYPES
 from web.deps import CurrentTenant, DbSession
+from web.forms import optional_day
 from web.htmx import wants_partial
 from web.tenancy import requires
 
 READ = "core.audit.read"
-
-
-def _day(value: str) -> date | None:
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationFailed(
-            "{value} is not a date; use the form {example}.", value=value, example="2026-03-05"
-        ) from None
 
 
 def _actor(value: str) -> uuid.UUID | None:
@@ -53,7 +43,7 @@ def _actor(value: str) -> uuid.UUID | None:
 
 def _filters(action: str, actor_id: str, start: str, end: str) -> audit.Filters:
     """The form's fields (blank: any) as filters; ``end`` counts its whole (UTC) day."""
-    first, last = _day(start), _day(end)
+    first, last = optional_day(start), optional_day(end)
     return audit.Filters(
         action=action.strip() or None,
         actor_id=_actor(actor_id),

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import DomainError
+from core.errors import DomainError, ValidationFailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +42,15 @@ async def attempt(
     except DomainError as error:
         return error
     return None
+
+
+def optional_day(value: str) -> date | None:
+    """A date typed into a filter or form (``2026-03-05``); blank means none."""
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValidationFailed(
+            "{value} is not a date; use the form {example}.", value=value, example="2026-03-05"
+        ) from None

@@ -41,6 +41,7 @@ from web.auth import (
     password_step,
     sign_out_of,
 )
+from web.forms import optional_day
 from web.htmx import wants_partial
 
 OPERATOR_KEY = "atrium.operator"  # the signed-in operator's user id, in the request's state
@@ -103,29 +104,18 @@ async def console(request: Request[Any, Any, Any]) -> Template:
     return _page("operator/console.html", {"figures": figures, "newest": newest})
 
 
-def _day(value: str) -> date | None:
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationFailed(
-            "{value} is not a date; use the form {example}.", value=value, example="2026-03-05"
-        ) from None
-
-
 def _start_of(day: date | None) -> datetime | None:
     return datetime.combine(day, time.min, UTC) if day else None
 
 
 def _filters(form: dict[str, str]) -> ops.TenantFilters:
     """The list form's fields (blank: any); ``created_to`` counts its whole (UTC) day."""
-    last = _day(form["created_to"])
+    last = optional_day(form["created_to"])
     return ops.TenantFilters(
         search=form["q"].strip() or None,
         status=form["status"] or None,
         module=form["module"] or None,
-        created_since=_start_of(_day(form["created_from"])),
+        created_since=_start_of(optional_day(form["created_from"])),
         created_until=_start_of(last + timedelta(days=1)) if last else None,
         activity=form["activity"] or None,
     )
@@ -275,7 +265,7 @@ async def grant_trial(
 ) -> Response[Any]:
     """The trial runs to the end of the day chosen (UTC)."""
     try:
-        last_day = _day(data.get("until", ""))
+        last_day = optional_day(data.get("until", ""))
         if last_day is None:
             raise ValidationFailed("Choose the trial's last day.")
         await ops.grant_trial(
