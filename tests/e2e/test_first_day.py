@@ -48,6 +48,10 @@ async def sign_up(page: Page, shoot: Shoot) -> None:
     await expect(page).to_have_url(at("/sign-up"))
     await expect(page.locator("#sign-up h1")).to_have_text(translated(ZH, "Create your workspace"))
     name, email, password = OWNER
+    # The page came by a boosted (htmx) navigation: type only once htmx has wired its inputs.
+    await page.wait_for_function(
+        "() => document.querySelector('input[name=company]')?.['htmx-internal-data'] != null"
+    )
     await page.get_by_label(translated(ZH, "Company name")).fill(COMPANY)
     # The address follows the company name as it is typed, checked live.
     await expect(page.locator('input[name="slug"]')).to_have_value(SLUG)
