@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.context import TenantContext
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.events import Event, publish
+from core.i18n import gettext
 from core.models import ApprovalPolicy, ApprovalRequest, Membership
 from core.plugins.registry import ModuleRegistry
 
@@ -84,7 +85,9 @@ async def request_approval(
     if engine is not None:
         await engine.submit(session, ctx, request)
     elif await _below_auto_approval(session, kind, amount):
-        await finish_request(session, request, approved=True, comment="auto-approved by rule")
+        # Stored text, like a person's comment: written in the requester's language.
+        comment = gettext("Approved automatically: the amount is below the workspace's limit.")
+        await finish_request(session, request, approved=True, comment=comment)
     return request
 
 

@@ -190,11 +190,14 @@ def _stamp_new_rows(session: Session, _context: Any, _instances: Any) -> None:
             continue
         if obj.tenant_id is None:
             if tenant_id is None:
-                raise TenantMismatchError(f"{type(obj).__name__} written with no tenant set")
+                raise TenantMismatchError(
+                    "A {record} was written with no workspace set.", record=type(obj).__name__
+                )
             obj.tenant_id = tenant_id
         elif tenant_id is not None and obj.tenant_id != tenant_id:
             raise TenantMismatchError(
-                f"{type(obj).__name__} belongs to another tenant than this session's"
+                "A {record} belongs to another workspace than this session's.",
+                record=type(obj).__name__,
             )
 
 

@@ -197,6 +197,7 @@ MESSAGE_ARGUMENTS: dict[str, tuple[tuple[int, str], ...]] = {
     "ApprovalKind": ((2, "label"),),
     "DashboardWidget": ((2, "title"),),
     "ModuleManifest": ((2, "name"), (4, "summary")),
+    "compose": ((3, "subject"), (4, "body")),  # core.mail: a message's subject and body
 }
 
 

@@ -538,7 +538,7 @@ async def test_without_the_addon_core_default_rule_decides(
         assert (small.engine, small.status, small.comment) == (
             "core",
             "approved",
-            "auto-approved by rule",
+            "Approved automatically: the amount is below the workspace's limit.",
         )
         large = await approvals.request_approval(
             session, hotel, registry, amount=Decimal("100"), **ask

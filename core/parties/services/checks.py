@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import add_unique
 from core.errors import NotFound, TenantMismatchError, ValidationFailed
+from core.i18n import N_
 from core.models import Department, Membership, Tenant
 from core.parties.models import (
     COMPANY,
@@ -63,16 +64,16 @@ def _name(name: str) -> str:
 
 
 def _notes(notes: str) -> str:
-    return _bounded(notes, NOTES_MAX, "Notes have at most {max} characters.")
+    return _bounded(notes, NOTES_MAX, N_("Notes have at most {max} characters."))
 
 
 def _tax_id(tax_id: str | None) -> str | None:
-    checked = _optional(tax_id, 50, "A tax number has at most {max} characters.")
+    checked = _optional(tax_id, 50, N_("A tax number has at most {max} characters."))
     return checked.upper() if checked else None
 
 
 def _website(website: str | None) -> str | None:
-    return _optional(website, 200, "A website address has at most {max} characters.")
+    return _optional(website, 200, N_("A website address has at most {max} characters."))
 
 
 async def _locale(session: AsyncSession) -> str:
@@ -139,9 +140,9 @@ def _contact_points(
         if key in rows:
             continue
         row = by_value.get(key) or PartyContactPoint(kind=point.kind, value_normalised=normalised)
-        row.value = _bounded(point.value, 320, "A contact value has at most {max} characters.")
+        row.value = _bounded(point.value, 320, N_("A contact value has at most {max} characters."))
         row.domain = domain
-        row.label = _bounded(point.label, 50, "A label has at most {max} characters.")
+        row.label = _bounded(point.label, 50, N_("A label has at most {max} characters."))
         row.is_primary = point.is_primary
         rows[key] = row
     for kind in (EMAIL, PHONE):
@@ -168,9 +169,9 @@ def _addresses(
         country = given.country.strip().upper()
         if country and not (len(country) == 2 and country.isascii() and country.isalpha()):
             raise ValidationFailed("A country is a two-letter code such as CN or US.")
-        too_long = "An address field has at most {max} characters."
+        too_long = N_("An address field has at most {max} characters.")
         row.line1, row.country = line1, country
-        row.label = _bounded(given.label, 50, "A label has at most {max} characters.")
+        row.label = _bounded(given.label, 50, N_("A label has at most {max} characters."))
         row.line2 = _bounded(given.line2, 200, too_long)
         row.city = _bounded(given.city, 100, too_long)
         row.region = _bounded(given.region, 100, too_long)
