@@ -166,7 +166,7 @@ async def test_openapi_lists_module_and_workspace_endpoints(client) -> None:
 
 
 async def test_static_htmx_is_vendored(client) -> None:
-    response = await client.get("/static/htmx.min.js")
+    response = await client.get("/static/vendor/htmx.min.js")
     assert response.status_code == 200
     assert "htmx" in response.text[:200]
 
