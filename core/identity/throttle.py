@@ -80,8 +80,14 @@ _LOCK = text(
 )
 
 
+def _account(email: str) -> str:
+    """The account part of a key; an address longer than any real one (320) counts under
+    its first 320 characters, so the key always fits."""
+    return f"account:{email.strip().lower()[:320]}"
+
+
 def keys(email: str, ip: str | None, policy: Policy = SIGN_IN) -> list[tuple[str, Limit]]:
-    found = [(f"{policy.prefix}account:{email.strip().lower()}", policy.account)]
+    found = [(f"{policy.prefix}{_account(email)}", policy.account)]
     if ip:
         found.append((f"{policy.prefix}ip:{ip}", policy.address))
     return found
@@ -119,6 +125,4 @@ async def count(db: Database, email: str, ip: str | None, policy: Policy = SIGN_
 
 
 async def clear_account(session: AsyncSession, email: str) -> None:
-    await session.execute(
-        delete(SignInThrottle).where(SignInThrottle.key == f"account:{email.strip().lower()}")
-    )
+    await session.execute(delete(SignInThrottle).where(SignInThrottle.key == _account(email)))

@@ -6,11 +6,12 @@ in its context and includes ``records/_attachments.html`` and
 (``#record-attachments``, ``#record-timeline``) to swap in. The same access rule
 as the JSON API applies (:mod:`core.records.access`).
 
-Without htmx a form's answer is a redirect back to the page it came from
-(``back``, a local path). With htmx a refused form (a disguised file, a blank
-comment) comes back as the section showing the reason, with status 200 because
-htmx swaps only 2xx answers; what the refused action wrote is rolled back to a
-savepoint first. A refusal of access (403, 404) is never shown in place.
+A form that is accepted answers, without htmx, with a redirect back to the page it
+came from (``back``, a local path) and, with htmx, with its section. A refused form (a
+disguised file, a blank comment) is rolled back to a savepoint and shown again with the
+reason beside it and what was typed: with htmx as the section, status 200 because htmx
+swaps only 2xx answers; without it as a page of its own holding the section (422) with a
+link back. A refusal of access (403, 404) is never shown in place.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_422_UNPROCESSABLE_ENTITY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
-from core.errors import DomainError, ValidationFailed
+from core.errors import ValidationFailed
 from core.i18n import gettext, number
 from core.permissions import Actor
 from core.records import access, attachments, timeline
@@ -55,13 +56,14 @@ from core.records.attachments import DEFAULT_LIMITS, KIB, KINDS, MIB, size_label
 from core.records.timeline import ACTIVITY_TYPES, MENTION
 from web.auth import FormData, local_target
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
-from web.forms import attempt
+from web.forms import Refusal, attempt
 from web.htmx import wants_partial
 from web.members import member_page
 
 ATTACHMENTS = "records/_attachments.html"
 TIMELINE = "records/_timeline.html"
 ENTRIES = "records/_entries.html"
+REFUSED_PAGE = "records/refused.html"
 MultipartForm = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)]
 
 
@@ -126,7 +128,7 @@ def _record(
 
 
 async def _files(
-    session: AsyncSession, record: RecordOnPage, error: DomainError | None = None
+    session: AsyncSession, record: RecordOnPage, refused: Refusal | None = None
 ) -> dict[str, Any]:
     found = [
         attachment_out(a)
@@ -144,7 +146,7 @@ async def _files(
         ],
         "allowed": ", ".join(allowed),
         "limit": size_label(DEFAULT_LIMITS.max_bytes),
-        "error": error,
+        "refused": refused,
     }
 
 
@@ -169,7 +171,7 @@ def _more_url(record: RecordOnPage, cursor: uuid.UUID | None) -> str | None:
 
 
 async def _timeline(
-    session: AsyncSession, actor: Actor, record: RecordOnPage, error: DomainError | None = None
+    session: AsyncSession, actor: Actor, record: RecordOnPage, refused: Refusal | None = None
 ) -> dict[str, Any]:
     page = await timeline_page(session, record.key, record.id)
     open_activities: list[ActivityOut] = await activity_outs(
@@ -185,7 +187,7 @@ async def _timeline(
         "activity_types": ACTIVITY_TYPES,
         "members": members,
         "me": actor.user_id,
-        "error": error,
+        "refused": refused,
     }
 
 
@@ -209,29 +211,45 @@ async def record_sections(
 
 
 async def _act(
-    request: Request[Any, Any, Any], session: AsyncSession, action: Callable[[], Awaitable[Any]]
-) -> DomainError | None:
-    """Run a form's action. For htmx, a refusal is rolled back to a savepoint and returned,
-    for the section to show; without htmx it goes on to the error page."""
-    if not wants_partial(request):
-        await action()
-        return None
-    return await attempt(session, action)
+    session: AsyncSession, form: str, typed: dict[str, str], action: Callable[[], Awaitable[Any]]
+) -> Refusal | None:
+    """Run a form's action; a refusal is rolled back and returned, with what was typed."""
+    error = await attempt(session, action)
+    return Refusal.of(form, typed, error) if error else None
 
 
 def _redirect(record: RecordOnPage) -> Redirect:
     return Redirect(record.back, status_code=HTTP_303_SEE_OTHER)
 
 
+def _answer(
+    request: Request[Any, Any, Any],
+    record: RecordOnPage,
+    refused: Refusal | None,
+    section: str,
+    context: dict[str, Any],
+) -> Response[Any]:
+    """The section for htmx; without it, back to the record, or the refusal on a page."""
+    if wants_partial(request):
+        return Template(section, context=context)
+    if refused is None:
+        return _redirect(record)
+    page = {**context, "section": section, "record": record}
+    return Template(REFUSED_PAGE, context=page, status_code=HTTP_422_UNPROCESSABLE_ENTITY)
+
+
 async def _files_answer(
     request: Request[Any, Any, Any],
     session: AsyncSession,
     record: RecordOnPage,
-    error: DomainError | None,
+    refused: Refusal | None,
 ) -> Response[Any]:
-    if not wants_partial(request):
-        return _redirect(record)
-    return Template(ATTACHMENTS, context={"files": await _files(session, record, error)})
+    files = (
+        {"files": await _files(session, record, refused)}
+        if wants_partial(request) or refused
+        else {}
+    )
+    return _answer(request, record, refused, ATTACHMENTS, files)
 
 
 async def _timeline_answer(
@@ -239,11 +257,11 @@ async def _timeline_answer(
     session: AsyncSession,
     actor: Actor,
     record: RecordOnPage,
-    error: DomainError | None,
+    refused: Refusal | None,
 ) -> Response[Any]:
-    if not wants_partial(request):
-        return _redirect(record)
-    return Template(TIMELINE, context={"timeline": await _timeline(session, actor, record, error)})
+    shown = wants_partial(request) or refused
+    context = {"timeline": await _timeline(session, actor, record, refused)} if shown else {}
+    return _answer(request, record, refused, TIMELINE, context)
 
 
 # --- attachments -------------------------------------------------------------------------------
@@ -295,8 +313,8 @@ async def upload_from_page(
             actor.user_id,
         )
 
-    error = await _act(request, session, attach)
-    return await _files_answer(request, session, record, error)
+    refused = await _act(session, "upload", {}, attach)
+    return await _files_answer(request, session, record, refused)
 
 
 @post("/attachments/{attachment_id:uuid}/delete")
@@ -314,10 +332,10 @@ async def delete_from_page(
     )
     found = access.record_type(registry, tenant, attachment.record_type)
     record = _record(tenant, actor, found, attachment.record_id, data.get("back", ""))
-    error = await _act(
-        request, session, lambda: attachments.delete_attachment(session, attachment_id)
+    refused = await _act(
+        session, "delete", {}, lambda: attachments.delete_attachment(session, attachment_id)
     )
-    return await _files_answer(request, session, record, error)
+    return await _files_answer(request, session, record, refused)
 
 
 # --- the timeline ------------------------------------------------------------------------------
@@ -368,6 +386,7 @@ async def comment_from_page(
         actor,
         record_type,
         record_id,
+        "comment",
         data,
         lambda record: timeline.add_comment(
             session, record.key, record.id, actor.user_id, data.get("body", "")
@@ -383,6 +402,7 @@ async def _add_to_timeline(
     actor: Actor,
     record_type: str,
     record_id: uuid.UUID,
+    form_name: str,
     form: dict[str, str],
     action: Callable[[RecordOnPage], Awaitable[Any]],
 ) -> Response[Any]:
@@ -392,8 +412,8 @@ async def _add_to_timeline(
         session, registry, tenant, actor, record_type, record_id, write=True
     )
     record = _record(tenant, actor, found, record_id, form.get("back", ""))
-    error = await _act(request, session, lambda: action(record))
-    return await _timeline_answer(request, session, actor, record, error)
+    refused = await _act(session, form_name, form, lambda: action(record))
+    return await _timeline_answer(request, session, actor, record, refused)
 
 
 def _activity_in(form: dict[str, str]) -> ActivityIn:
@@ -435,6 +455,7 @@ async def plan_from_page(
         actor,
         record_type,
         record_id,
+        "activity",
         data,
         lambda record: add_activity(session, actor, record.key, record.id, _activity_in(data)),
     )
@@ -453,8 +474,8 @@ async def _close_activity(
     activity = await access.open_activity_record(session, registry, tenant, actor, activity_id)
     found = access.record_type(registry, tenant, activity.record_type)
     record = _record(tenant, actor, found, activity.record_id, form.get("back", ""))
-    error = await _act(request, session, action)
-    return await _timeline_answer(request, session, actor, record, error)
+    refused = await _act(session, f"activity-{activity_id}", form, action)
+    return await _timeline_answer(request, session, actor, record, refused)
 
 
 @post("/activities/{activity_id:uuid}/done")

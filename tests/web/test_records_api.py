@@ -551,8 +551,29 @@ async def test_the_party_page_shows_attachments_and_takes_comments_by_htmx(
         comments, data={"_csrf_token": token, "back": back, "body": " "}, headers=HTMX
     )
     assert blank.status_code == 200  # htmx swaps 2xx only: the section shows the reason
-    assert 'id="timeline-error"' in blank.text
+    assert 'id="comment-error"' in blank.text  # beside the comment box
+    assert 'aria-describedby="comment-error"' in blank.text
     assert "A comment has 1 to 10000 characters." in blank.text
+    assert len((await owner.get(on_party(party, "timeline"))).json()["items"]) == 1
+
+    # Without htmx the refusal is a page holding the section, with what was typed.
+    long = "w" * 10_001
+    too_long = await owner.post(
+        comments, data={"_csrf_token": token, "back": back, "body": long}, headers=HTML
+    )
+    assert too_long.status_code == 422
+    assert "<html" in too_long.text
+    assert f'href="{back}"' in too_long.text
+    assert 'id="comment-error"' in too_long.text
+    assert f">{long}</textarea>" in too_long.text
+    planned = await owner.post(
+        f"/t/acme/records/core.party/{party['id']}/activities",
+        data={"_csrf_token": token, "back": back, "summary": "Call back", "due_on": "2026-02-30"},
+        headers=HTMX,
+    )
+    assert 'id="activity-error"' in planned.text
+    assert 'value="Call back"' in planned.text
+    assert 'value="2026-02-30"' in planned.text
     assert len((await owner.get(on_party(party, "timeline"))).json()["items"]) == 1
 
     await owner.post(on_party(party, "comments"), json={"body": "A later word."})
