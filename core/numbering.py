@@ -109,6 +109,24 @@ async def configure(
     return series
 
 
+async def ensure(
+    session: AsyncSession, doc_type: str, *, prefix: str, gapless: bool = False
+) -> None:
+    """Create the tenant's series for ``doc_type`` with the default pattern unless it has
+    one: what a module does when it is enabled, keeping any series the tenant changed."""
+    values = {
+        "prefix": _check_prefix(prefix),
+        "pattern": DEFAULT_PATTERN,
+        "gapless": gapless,
+        "yearly_reset": True,
+    }
+    await session.execute(
+        insert(NumberSeries)
+        .values(tenant_id=_tenant(session), id=uuid7(), doc_type=doc_type, **values)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "doc_type"])
+    )
+
+
 async def all_series(session: AsyncSession) -> list[NumberSeries]:
     """The tenant's series, by document type."""
     return list(await session.scalars(select(NumberSeries).order_by(NumberSeries.doc_type)))

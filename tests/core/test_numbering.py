@@ -149,3 +149,18 @@ async def test_bad_patterns_and_unknown_series_are_refused(db: Database, tenants
         await _configure(db, a.tenant_id, prefix="")
     with pytest.raises(NotFound, match=r"sales\.order"):
         await _next(db, a.tenant_id)
+
+
+async def test_ensure_creates_a_missing_series_and_keeps_one_the_tenant_changed(
+    db: Database, tenants
+) -> None:
+    a, b = tenants
+    async with db.tenant_transaction(a.tenant_id) as session:
+        await numbering.ensure(session, "sales.order", prefix="SO")
+    assert await _next(db, a.tenant_id) == "SO-2026-000001"
+    await _configure(db, a.tenant_id, prefix="ORD")
+    async with db.tenant_transaction(a.tenant_id) as session:
+        await numbering.ensure(session, "sales.order", prefix="SO")  # enabled again
+    assert await _next(db, a.tenant_id) == "ORD-2026-000002"
+    with pytest.raises(NotFound):
+        await _next(db, b.tenant_id)  # the other workspace has none

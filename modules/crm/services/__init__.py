@@ -1,0 +1,1 @@
+"""CRM's business rules, one file per area; controllers, handlers and jobs call these."""
