@@ -217,8 +217,17 @@ async def current_heads(owner: URL, registry: ModuleRegistry) -> set[str]:
         await engine.dispose()
 
 
-def script_heads(owner: URL, registry: ModuleRegistry) -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config(owner, registry)).get_heads())
+def upgraded_heads(owner: URL, registry: ModuleRegistry) -> set[str]:
+    """What ``alembic_version`` holds at head: the script's heads, less those another head
+    depends on (a module's branch ``depends_on`` core's head, which it then implies)."""
+    script = ScriptDirectory.from_config(alembic_config(owner, registry))
+    heads = set(script.get_heads())
+    implied: set[str] = set()
+    for head in heads:
+        revision = script.get_revision(head)
+        needs = revision.dependencies if revision is not None else None
+        implied.update((needs,) if isinstance(needs, str) else needs or ())
+    return heads - implied
 
 
 def revision(

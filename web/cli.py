@@ -247,7 +247,7 @@ def revision(env: Env, module_key: str, message: str, empty: bool) -> None:
 async def current(env: Env) -> None:
     owner = owner_url(env.settings)
     heads = await migrate.current_heads(owner, env.registry)
-    expected = migrate.script_heads(owner, env.registry)
+    expected = migrate.upgraded_heads(owner, env.registry)
     click.echo(f"database: {', '.join(sorted(heads)) or '(empty)'}")
     click.echo(f"code:     {', '.join(sorted(expected))}")
 
