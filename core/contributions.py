@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -103,13 +104,40 @@ async def record_panels(
     registry: ModuleRegistry,
     ctx: TenantContext,
     session: AsyncSession,
+    actor: Actor,
     record_type: str,
     record_id: uuid.UUID,
 ) -> list[Panel]:
     hooks = registry.hooks_for(ctx.enabled)
     panels: list[Panel] = await collect(
         hooks.atrium_record_panels(
-            ctx=ctx, session=session, record_type=record_type, record_id=record_id
+            ctx=ctx, session=session, actor=actor, record_type=record_type, record_id=record_id
         )
     )
     return sorted(panels, key=lambda p: p.order)
+
+
+async def stock_levels(
+    registry: ModuleRegistry,
+    ctx: TenantContext,
+    session: AsyncSession,
+    product_ids: list[uuid.UUID],
+) -> dict[uuid.UUID, Decimal] | None:
+    """The available quantity of each product, as the enabled modules that keep stock
+    tell it (added up per product; a product nobody mentions is 0), or None when no
+    enabled module keeps stock (or there are no products to ask about)."""
+    if not product_ids:
+        return None
+    hooks = registry.hooks_for(ctx.enabled)
+    answers = await resolve(
+        hooks.atrium_stock_levels(ctx=ctx, session=session, product_ids=list(product_ids))
+    )
+    kept = [answer for answer in answers if answer is not None]
+    if not kept:
+        return None
+    levels = dict.fromkeys(product_ids, Decimal(0))
+    for answer in kept:
+        for product_id, quantity in answer.items():
+            if product_id in levels:
+                levels[product_id] += quantity
+    return levels

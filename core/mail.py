@@ -16,6 +16,10 @@ live one-time links, which must not sit in a production database. In
 development the body is also written to the log, so the embedded default
 needs no mail server: the mailbox page (:func:`recent`) or the console has
 the link.
+
+A message may carry files (:class:`Attachment`: a quote's PDF). They go out with
+the message and are never stored; the outbox row keeps only their names, so the
+operator and the development mailbox can see what was attached.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any, Protocol
 
-from sqlalchemy import DateTime, String, Text, event, insert, select
+from sqlalchemy import DateTime, String, Text, event, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
@@ -53,26 +58,48 @@ class MailRecord(GlobalModel):
     recipient: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str | None] = mapped_column(Text)
+    attachment_names: Mapped[list[str]] = mapped_column(
+        ARRAY(String(255)), default=list, server_default=text("'{}'")
+    )
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     error: Mapped[str | None] = mapped_column(Text)
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message: its name as the recipient sees it, its type, its bytes."""
+
+    filename: str
+    content_type: str  # "application/pdf"
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
-    """A plain-text e-mail to one recipient."""
+    """A plain-text e-mail to one recipient, with any files attached."""
 
     to: str
     subject: str
     body: str
+    attachments: tuple[Attachment, ...] = ()
 
 
-def compose(to: str, locale: str, subject: str, body: str, **params: Any) -> Message:
+def compose(
+    to: str,
+    locale: str,
+    subject: str,
+    body: str,
+    *,
+    attachments: tuple[Attachment, ...] = (),
+    **params: Any,
+) -> Message:
     """A message whose subject and body are msgids translated into ``locale``."""
     with use_locale(locale):
         return Message(
             to=to,
             subject=gettext(subject).format(**params),
             body=gettext(body).format(**params),
+            attachments=attachments,
         )
 
 
@@ -111,6 +138,14 @@ class SmtpMailer:
             domain=parseaddr(self.smtp.sender)[1].rpartition("@")[2] or None
         )
         mime.set_content(message.body)
+        for attachment in message.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            mime.add_attachment(
+                attachment.data,
+                maintype=maintype,
+                subtype=subtype or "octet-stream",
+                filename=attachment.filename,
+            )
         return mime
 
     def _deliver(self, mime: EmailMessage) -> None:
@@ -137,7 +172,13 @@ class DevMailbox:
         self.db = db
 
     async def send(self, message: Message) -> None:
-        logger.info("Development mail to %s: %s\n\n%s", message.to, message.subject, message.body)
+        logger.info(
+            "Development mail to %s: %s%s\n\n%s",
+            message.to,
+            message.subject,
+            "".join(f"\n  attached: {a.filename}" for a in message.attachments),
+            message.body,
+        )
         await _record(self.db, message, body=message.body, error=None)
 
 
@@ -160,6 +201,7 @@ async def _record(db: Database, message: Message, *, body: str | None, error: st
                 recipient=message.to[:320],
                 subject=message.subject[:300],
                 body_text=body,
+                attachment_names=[a.filename[:255] for a in message.attachments],
                 sent_at=None if error else datetime.now(UTC),
                 error=error,
             )

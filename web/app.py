@@ -6,6 +6,11 @@ resolution or the enablement check:
 
 - pages at ``/t/{tenant_slug}/...`` (HTML + htmx),
 - JSON at ``/api/t/{tenant_slug}/...`` (in the OpenAPI schema at ``/schema``).
+
+A module's ``public_routers`` (pages for visitors, such as CRM's web-to-lead form) are
+mounted at ``/public/{key}/...`` without the tenant guard: they find their workspace
+themselves. Only their handlers may opt out of the CSRF check (``CSRF_EXEMPT``), and a
+route elsewhere that tries is a startup error.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from core.exchange import api as exchange_api
 from core.exchange import views as exchange_views
 from core.parties import api as parties_api
 from core.parties import views as parties_views
-from core.plugins.registry import ModuleRegistry
+from core.plugins.manifest import CSRF_EXEMPT
+from core.plugins.registry import ModuleRegistry, PluginError
 from core.products import api as products_api
 from core.products import views as products_views
 from core.records import api as records_api
@@ -76,6 +82,7 @@ from web.tenancy import (
 WEB = Path(__file__).parent
 WORKSPACE = "/t/{tenant_slug:str}"
 WORKSPACE_API = "/api/t/{tenant_slug:str}"
+PUBLIC = "/public"
 
 
 def create_app(
@@ -154,6 +161,7 @@ def create_app(
             *workspace_routers(records_views.PAGES, records_api.API, tag="records"),
             *workspace_routers(exchange_views.PAGES, exchange_api.API, tag="imports"),
             *module_routers,
+            *public_routers(registry),
         ],
         dependencies={
             "session": Provide(provide_session, sync_to_thread=False),
@@ -175,6 +183,7 @@ def create_app(
             cookie_name="atrium_csrf",
             cookie_secure=not settings.is_development and settings.env != "test",
             exclude=["/api/"],  # the API authenticates by token, not by ambient cookie
+            exclude_from_csrf_key=CSRF_EXEMPT,  # a public form post; see public_routers
         ),
         openapi_config=OpenAPIConfig(
             title="Atrium", version="0.1.0", path="/schema", use_handler_docstrings=True
@@ -182,9 +191,37 @@ def create_app(
         logging_config=None,  # core.logging configures handlers with request id and tenant
         debug=False,
     )
+    _check_csrf_exemptions(app)
     # Around the whole app, not per route: a URL no route matches gets an id and a locale too.
     app.asgi_handler = request_context(app.asgi_handler)
     return app
+
+
+def public_routers(registry: ModuleRegistry) -> list[Router]:
+    """Each module's public pages under ``/public/{key}``: no tenant guard, no session, no
+    actor; the module's key in ``opt`` says whose they are."""
+    return [
+        Router(
+            f"{PUBLIC}/{key}",
+            route_handlers=list(loaded.manifest.public_routers),
+            opt={"module": key},
+            include_in_schema=False,
+        )
+        for key, loaded in registry.modules.items()
+        if loaded.manifest.public_routers
+    ]
+
+
+def _check_csrf_exemptions(app: Litestar) -> None:
+    """Only a public page may take a post without the CSRF token: a workspace page that
+    skipped the check would take a forged post riding on a member's cookie."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if handler.opt.get(CSRF_EXEMPT) and not route.path.startswith(f"{PUBLIC}/"):
+                raise PluginError(
+                    f"The route {route.path} opts out of the CSRF check ({CSRF_EXEMPT}); "
+                    f"only a module's public_routers (under {PUBLIC}/) may"
+                )
 
 
 def workspace_routers(

@@ -109,7 +109,9 @@ async def record_panels_api(
     """What enabled modules show on the record's page; the record type's read permission
     and the record in the member's scope are needed, as for the page itself."""
     await access.open_record(session, registry, tenant, actor, record_type, record_id)
-    panels = await contributions.record_panels(registry, tenant, session, record_type, record_id)
+    panels = await contributions.record_panels(
+        registry, tenant, session, actor, record_type, record_id
+    )
     return [PanelOut(p.title, p.template, p.order) for p in panels]
 
 

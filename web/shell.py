@@ -62,8 +62,9 @@ SHELL_KEY = "atrium.shell"
 COUNT_CAP = 100
 #: Each language by its own name, as a language menu lists them.
 LANGUAGE_NAMES = {"zh-CN": "中文", "en": "English"}
-#: Paths with no shell: the JSON API, static files, the operator console (its own area).
-NO_SHELL = ("/api/", "/static/", "/operator")
+#: Paths with no shell: the JSON API, static files, the operator console (its own area), and
+#: the modules' public pages (a visitor's, embedded on a workspace's own site).
+NO_SHELL = ("/api/", "/static/", "/operator", "/public/")
 
 _USER_COLUMNS = """u.display_name, u.locale, u.avatar,
        ARRAY(SELECT ARRAY[w.slug, w.name] FROM core_user_workspaces(u.id) w) AS workspaces"""

@@ -14,6 +14,10 @@ on the server between the steps the user goes through:
 Both need ``core.data.import`` and the kind's write permission (a guard or
 the service answers 403 naming the code). A file that cannot be read answers
 422 with the reason.
+
+The kinds are core's (``parties``, ``products``) and those of the workspace's enabled
+modules (``ModuleManifest.import_specs``, such as ``crm.leads``): a module's kind is
+404 while the module is off.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.status_codes import HTTP_200_OK
 
+from core.context import TenantContext
 from core.errors import NotFound, ValidationFailed
 from core.exchange.imports import IMPORT_PERMISSION, ImportReport, ImportSpec, run_import
 from core.exchange.imports import suggest_mapping as suggested
@@ -35,10 +40,12 @@ from core.exchange.parties import PARTY_IMPORT
 from core.exchange.products import PRODUCT_IMPORT
 from core.exchange.spreadsheets import MAX_BYTES, Table, read_table
 from core.i18n import gettext
-from web.deps import CurrentActor, DbSession
+from core.plugins.registry import ModuleRegistry
+from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
 from web.tenancy import requires
 
-SPECS: dict[str, ImportSpec] = {"parties": PARTY_IMPORT, "products": PRODUCT_IMPORT}
+#: Core's import kinds; modules add theirs in their manifests (``import_specs``).
+CORE_SPECS: dict[str, ImportSpec] = {"parties": PARTY_IMPORT, "products": PRODUCT_IMPORT}
 PREVIEW_ROWS = 20
 # The largest file read_table takes, and room for the multipart envelope and the mapping:
 # a file just over the limit is refused by read_table, with its reason, not by the server.
@@ -98,9 +105,20 @@ class ReportOut(msgspec.Struct, frozen=True, kw_only=True):
     errors: list[RowErrorOut]
 
 
-def spec_for(kind: str) -> ImportSpec:
-    """The import of ``kind`` (parties or products); 404 for anything else."""
-    spec = SPECS.get(kind)
+def import_specs(registry: ModuleRegistry, ctx: TenantContext) -> dict[str, ImportSpec]:
+    """What the workspace can import: core's kinds, then each enabled module's, in install
+    order."""
+    specs = dict(CORE_SPECS)
+    for key, loaded in registry.modules.items():
+        if key in ctx.enabled:
+            specs.update(loaded.manifest.import_specs)
+    return specs
+
+
+def spec_for(registry: ModuleRegistry, ctx: TenantContext, kind: str) -> ImportSpec:
+    """The import of ``kind`` (parties, products, an enabled module's); 404 for anything
+    else."""
+    spec = import_specs(registry, ctx).get(kind)
     if spec is None:
         raise NotFound("Nothing to import called {kind}.", kind=kind)
     return spec
@@ -148,13 +166,15 @@ def _report(report: ImportReport) -> ReportOut:
     summary="Read a spreadsheet to import: headers, first rows and the suggested mapping",
 )
 async def preview_import(
+    registry: Registry,
+    tenant: CurrentTenant,
     actor: CurrentActor,
     kind: FromPath[str],
     data: Annotated[FileForm, Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Preview:
-    """``kind`` is parties or products; the upload is the multipart field ``file``
-    (CSV or .xlsx). Nothing is written."""
-    spec = spec_for(kind)
+    """``kind`` is parties, products or an enabled module's kind (``crm.leads``); the
+    upload is the multipart field ``file`` (CSV or .xlsx). Nothing is written."""
+    spec = spec_for(registry, tenant, kind)
     actor.require(spec.permission)
     table = await _table(data.file)
     width = len(table.headers)
@@ -178,6 +198,8 @@ async def preview_import(
 )
 async def import_file(
     session: DbSession,
+    registry: Registry,
+    tenant: CurrentTenant,
     actor: CurrentActor,
     kind: FromPath[str],
     data: Annotated[ImportForm, Body(media_type=RequestEncodingType.MULTI_PART)],
@@ -186,7 +208,7 @@ async def import_file(
     ``dry_run`` (true or false). A dry run, or an import without bad rows, answers the
     report; an import with bad rows answers 422 ``import_rejected`` with every bad row
     in ``errors`` and writes nothing."""
-    spec = spec_for(kind)
+    spec = spec_for(registry, tenant, kind)
     mapping = _mapping(data.mapping)
     table = await _table(data.file)
     report = await run_import(session, actor, spec, table, mapping, dry_run=data.dry_run)

@@ -88,13 +88,23 @@ class Prepared:
 
 @dataclass(frozen=True, slots=True)
 class ImportSpec:
-    """What an import of one kind of record takes, and ``prepare(session, actor)``, called
-    once per import, for how it writes a row (see :class:`Prepared`)."""
+    """What an import of one kind of record takes, and ``prepare(session, actor, dry_run)``,
+    called once per import, for how it writes a row (see :class:`Prepared`; a dry run's
+    rows are rolled back, so a writer may skip what a rollback cannot take back, such as
+    drawing document numbers).
+
+    ``key`` names the records in the audit log (``core.party``); ``label`` (a msgid) is
+    what the import pages call them and ``list_path`` is their list under the workspace,
+    where the pages lead once the import is done. Core's kinds are in
+    :data:`core.exchange.api.CORE_SPECS`; a module declares its own in its manifest
+    (``ModuleManifest.import_specs``)."""
 
     key: str
     permission: str
     fields: tuple[Field, ...]
-    prepare: Callable[[AsyncSession, Actor], Awaitable[Prepared]]
+    prepare: Callable[[AsyncSession, Actor, bool], Awaitable[Prepared]]
+    label: str
+    list_path: str
     unique: tuple[Unique, ...] = ()
 
     def field(self, key: str) -> Field:
@@ -294,7 +304,7 @@ async def run_import(
     columns = _checked_mapping(spec, table, mapping)
     header = {key: table.headers[index] for key, index in columns.items()}
     required = {f.key for f in spec.fields if f.required}
-    prepared = await spec.prepare(session, actor)
+    prepared = await spec.prepare(session, actor, dry_run)
     parsers = {f.key: prepared.lookups.get(f.key, f.parse) for f in spec.fields}
     errors: list[RowError] = []
     first_seen: dict[tuple[int, Hashable], int] = {}

@@ -100,7 +100,7 @@ def _same_party(values: Mapping[str, Any]) -> tuple[str, str, str] | None:
     return values.get("kind", "company"), normalise_name(values["name"]), digits
 
 
-async def _prepare(session: AsyncSession, actor: Actor) -> Prepared:
+async def _prepare(session: AsyncSession, actor: Actor, dry_run: bool) -> Prepared:
     async def write(values: Mapping[str, Any]) -> None:
         points = [
             ContactPointIn(kind=kind, value=values[kind])
@@ -225,6 +225,8 @@ PARTY_IMPORT = ImportSpec(
         Field("notes", N_("Notes"), aliases=("Note", "Remarks", "Comment", "备注", "说明")),
     ),
     prepare=_prepare,
+    label=N_("Customers and suppliers"),
+    list_path="/parties",
     unique=(Unique(("name", "phone"), _same_party),),
 )
 

@@ -164,7 +164,7 @@ def _path_key(path: str) -> str:
     return "/".join(folded(part) for part in path.split("/"))
 
 
-async def _prepare(session: AsyncSession, actor: Actor) -> Prepared:
+async def _prepare(session: AsyncSession, actor: Actor, dry_run: bool) -> Prepared:
     references = await _References.load(session)
 
     async def write(values: Mapping[str, Any]) -> None:
@@ -252,6 +252,8 @@ PRODUCT_IMPORT = ImportSpec(
         Field("barcode", N_("Barcode"), aliases=("EAN", "UPC", "GTIN", "条码", "条形码")),
     ),
     prepare=_prepare,
+    label=N_("Products"),
+    list_path="/products",
     unique=(Unique(("sku",), _sku_key), Unique(("barcode",), _barcode_key)),
 )
 

@@ -1,4 +1,5 @@
-"""Import pages under ``/t/{slug}``: a spreadsheet of parties or products in four steps.
+"""Import pages under ``/t/{slug}``: a spreadsheet of parties, products or an enabled
+module's records (``ModuleManifest.import_specs``, such as CRM's leads) in four steps.
 
 1. ``GET /imports`` — choose what to import and upload a CSV or Excel file;
    ``POST /imports`` reads it (a file that cannot be read is refused on the
@@ -36,9 +37,10 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
+from core.context import TenantContext
 from core.errors import DomainError, ValidationFailed
 from core.exchange import uploads
-from core.exchange.api import MAX_REQUEST_BYTES, SPECS, spec_for
+from core.exchange.api import MAX_REQUEST_BYTES, import_specs, spec_for
 from core.exchange.imports import (
     IMPORT_PERMISSION,
     ImportRejected,
@@ -48,16 +50,15 @@ from core.exchange.imports import (
     suggest_mapping,
 )
 from core.exchange.spreadsheets import Table, read_table
-from core.i18n import N_, gettext
+from core.i18n import gettext
 from core.permissions import Actor
+from core.plugins.registry import ModuleRegistry
 from core.records.storage import FileStore, file_store
 from web.auth import FormData
-from web.deps import CurrentActor, CurrentTenant, DbSession
+from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
 from web.htmx import wants_partial
 from web.tenancy import requires
 
-KIND_LABELS = {"parties": N_("Customers and suppliers"), "products": N_("Products")}
-LIST_PATHS = {"parties": "/parties", "products": "/products"}
 SAMPLE_ROWS = 3
 COLUMN_FIELD = "column-"  # the form field of column i is "column-i"; its value a field key
 MAX_COLUMN_DIGITS = 4  # read_table takes at most 200 columns: a longer number is no column
@@ -91,8 +92,8 @@ def _store(request: Request[Any, Any, Any]) -> FileStore:
     return file_store(request.app.state.settings)
 
 
-def _spec(actor: Actor, kind: str) -> ImportSpec:
-    spec = spec_for(kind)
+def _spec(registry: ModuleRegistry, tenant: TenantContext, actor: Actor, kind: str) -> ImportSpec:
+    spec = spec_for(registry, tenant, kind)
     actor.require(spec.permission)
     return spec
 
@@ -101,11 +102,11 @@ def _fields(spec: ImportSpec) -> list[FieldChoice]:
     return [FieldChoice(f.key, gettext(f.label), f.required) for f in spec.fields]
 
 
-def _kinds(actor: Actor) -> list[dict[str, Any]]:
+def _kinds(registry: ModuleRegistry, tenant: TenantContext, actor: Actor) -> list[dict[str, Any]]:
     """What the member may import: the kinds whose records they may create."""
     return [
-        {"key": key, "label": gettext(KIND_LABELS[key]), "fields": _fields(spec)}
-        for key, spec in SPECS.items()
+        {"key": key, "label": gettext(spec.label), "fields": _fields(spec)}
+        for key, spec in import_specs(registry, tenant).items()
         if actor.can(spec.permission)
     ]
 
@@ -144,14 +145,14 @@ async def _table(request: Request[Any, Any, Any], actor: Actor, upload_id: uuid.
     return read_table(data)
 
 
-def _base(slug: str, kind: str, upload_id: uuid.UUID) -> dict[str, Any]:
+def _base(slug: str, kind: str, spec: ImportSpec, upload_id: uuid.UUID) -> dict[str, Any]:
     return {
         "slug": slug,
         "kind": kind,
-        "kind_label": gettext(KIND_LABELS[kind]),
+        "kind_label": gettext(spec.label),
         "upload_id": upload_id,
         "here": f"/t/{slug}/imports/{kind}/{upload_id}",
-        "list_url": f"/t/{slug}{LIST_PATHS[kind]}",
+        "list_url": f"/t/{slug}{spec.list_path}",
     }
 
 
@@ -170,6 +171,7 @@ def _report(report: ImportReport, mapping: dict[int, str], base: dict[str, Any])
 
 
 def _start_page(
+    registry: ModuleRegistry,
     tenant: CurrentTenant,
     actor: Actor,
     kind: str,
@@ -177,7 +179,7 @@ def _start_page(
     error: DomainError | None = None,
     error_field: str = "file",
 ) -> Template:
-    kinds = _kinds(actor)
+    kinds = _kinds(registry, tenant, actor)
     if kind not in {k["key"] for k in kinds} and kinds:
         kind = kinds[0]["key"]
     return Template(
@@ -195,9 +197,9 @@ def _start_page(
 
 @get("/imports", guards=[requires(IMPORT_PERMISSION)])
 async def import_start(
-    tenant: CurrentTenant, actor: CurrentActor, kind: FromQuery[str] = ""
+    registry: Registry, tenant: CurrentTenant, actor: CurrentActor, kind: FromQuery[str] = ""
 ) -> Template:
-    return _start_page(tenant, actor, kind)
+    return _start_page(registry, tenant, actor, kind)
 
 
 @post(
@@ -207,25 +209,26 @@ async def import_start(
 )
 async def upload_file(
     request: Request[Any, Any, Any],
+    registry: Registry,
     tenant: CurrentTenant,
     actor: CurrentActor,
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Template | Redirect:
     """Multipart fields ``kind`` and ``file``. A file that cannot be read is not kept."""
     kind = data.get("kind") if isinstance(data.get("kind"), str) else ""
-    if kind not in SPECS:
+    if kind not in import_specs(registry, tenant):
         refused = ValidationFailed("Choose what to import.")
-        return _start_page(tenant, actor, "", error=refused, error_field="kind")
-    _spec(actor, kind)
+        return _start_page(registry, tenant, actor, "", error=refused, error_field="kind")
+    _spec(registry, tenant, actor, kind)
     upload = data.get("file")
     if not isinstance(upload, UploadFile):  # no file chosen: the browser sends an empty field
         refused = ValidationFailed("Choose a CSV or Excel file to upload.")
-        return _start_page(tenant, actor, kind, error=refused)
+        return _start_page(registry, tenant, actor, kind, error=refused)
     content = await upload.read()
     try:
         read_table(content)
     except DomainError as error:
-        return _start_page(tenant, actor, kind, error=error)
+        return _start_page(registry, tenant, actor, kind, error=error)
     upload_id = await uploads.keep(_store(request), actor.tenant_id, actor.user_id, content)
     return Redirect(f"/t/{tenant.slug}/imports/{kind}/{upload_id}", status_code=HTTP_303_SEE_OTHER)
 
@@ -257,16 +260,17 @@ def _mapping_page(
 @get("/imports/{kind:str}/{upload_id:uuid}", guards=[requires(IMPORT_PERMISSION)])
 async def mapping_page(
     request: Request[Any, Any, Any],
+    registry: Registry,
     tenant: CurrentTenant,
     actor: CurrentActor,
     kind: FromPath[str],
     upload_id: FromPath[uuid.UUID],
 ) -> Template:
-    spec = _spec(actor, kind)
+    spec = _spec(registry, tenant, actor, kind)
     table = await _table(request, actor, upload_id)
     query = request.query_params
     mapping = _mapping_from(query) if query.get("mapped") else suggest_mapping(table.headers, spec)
-    return _mapping_page(_base(tenant.slug, kind, upload_id), spec, table, mapping)
+    return _mapping_page(_base(tenant.slug, kind, spec, upload_id), spec, table, mapping)
 
 
 # --- step 3: the dry run -----------------------------------------------------------------------
@@ -276,16 +280,17 @@ async def mapping_page(
 async def check_file(
     request: Request[Any, Any, Any],
     session: DbSession,
+    registry: Registry,
     tenant: CurrentTenant,
     actor: CurrentActor,
     kind: FromPath[str],
     upload_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Template:
-    spec = _spec(actor, kind)
+    spec = _spec(registry, tenant, actor, kind)
     table = await _table(request, actor, upload_id)
     mapping = _mapping_from(data)
-    base = _base(tenant.slug, kind, upload_id)
+    base = _base(tenant.slug, kind, spec, upload_id)
     partial = wants_partial(request)
     try:
         report = await run_import(session, actor, spec, table, mapping, dry_run=True)
@@ -304,16 +309,17 @@ async def check_file(
 async def run_file(
     request: Request[Any, Any, Any],
     session: DbSession,
+    registry: Registry,
     tenant: CurrentTenant,
     actor: CurrentActor,
     kind: FromPath[str],
     upload_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Template:
-    spec = _spec(actor, kind)
+    spec = _spec(registry, tenant, actor, kind)
     table = await _table(request, actor, upload_id)
     mapping = _mapping_from(data)
-    base = _base(tenant.slug, kind, upload_id)
+    base = _base(tenant.slug, kind, spec, upload_id)
     try:
         report = await run_import(session, actor, spec, table, mapping, dry_run=False)
     except ImportRejected as rejected:  # rows that turned bad since the dry run

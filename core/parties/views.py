@@ -209,7 +209,7 @@ async def party_page(
     party_id: FromPath[uuid.UUID],
 ) -> Template:
     party = await services.get_party(session, actor, party_id)
-    panels = await contributions.record_panels(registry, tenant, session, RESOURCE, party.id)
+    panels = await contributions.record_panels(registry, tenant, session, actor, RESOURCE, party.id)
     sections = await record_sections(
         session,
         tenant,

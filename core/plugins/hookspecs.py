@@ -11,6 +11,7 @@ may be a value or an awaitable, and callers await what needs awaiting.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -68,13 +69,19 @@ def atrium_global_search(
 
 @hookspec
 def atrium_record_panels(
-    ctx: TenantContext, session: AsyncSession, record_type: str, record_id: uuid.UUID
+    ctx: TenantContext,
+    session: AsyncSession,
+    actor: Actor,
+    record_type: str,
+    record_id: uuid.UUID,
 ) -> list[Panel]:
     """Contribute panels to another module's (or core's) record page.
 
     Fires when a record page is shown (``record_type`` such as ``core.party``
     for a customer, ``core.member`` for an employee), only for enabled
-    modules. Results are concatenated and shown ordered by ``Panel.order``.
+    modules, for ``actor``, who may open the record: show only what their own
+    rights and scopes allow. Results are concatenated and shown ordered by
+    ``Panel.order``.
     """
 
 
@@ -105,6 +112,22 @@ def atrium_approval_engine(ctx: TenantContext) -> ApprovalEngine | None:
     Fires when a module requests an approval, only for enabled modules. The
     first non-None result wins (the OA module returns its workflow engine);
     with none, core's default rule decides.
+    """
+
+
+@hookspec
+def atrium_stock_levels(
+    ctx: TenantContext, session: AsyncSession, product_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Decimal] | None:
+    """Tell how much of each product is available now (on hand less reserved).
+
+    Fires when a page lists products beside their availability (a CRM quote's
+    lines), once per page with the products it shows (never with an empty
+    list), only for enabled modules. Return ``None`` when the module keeps no
+    stock; otherwise the available quantity in each product's own unit for
+    the products it knows (leave out the ones it does not). Core collects them,
+    drops the ``None`` answers and adds the quantities up per product; when every
+    answer is ``None`` nobody keeps stock and the page shows no stock column.
     """
 
 

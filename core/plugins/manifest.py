@@ -7,8 +7,8 @@ validate the installation, order it, mount routes and wire events.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,13 @@ if TYPE_CHECKING:
 
     from core.context import TenantContext
     from core.events import Event
+    from core.exchange.imports import ImportSpec
     from core.records.access import RecordType
+
+#: The ``opt`` a handler of a module's ``public_routers`` sets to take a cross-site form post
+#: without the CSRF token it cannot carry (``@post(..., opt={CSRF_EXEMPT: True})``); refused
+#: at startup on any other route. Protect such a handler another way (a throttle, a honeypot).
+CSRF_EXEMPT = "atrium_csrf_exempt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,10 @@ class ModuleManifest:
     menu: tuple[MenuEntry, ...] = ()
     api_routers: Sequence[Any] = ()  # Litestar routers/controllers, mounted at /api/t/{slug}
     view_routers: Sequence[Any] = ()  # mounted at /t/{slug}
+    # Pages anyone may open, signed in or not, mounted at /public/{key} WITHOUT the tenant
+    # guard (no session, tenant or actor to ask for): a public handler finds its workspace
+    # itself and works in that tenant's transaction (Database.tenant_transaction).
+    public_routers: Sequence[Any] = ()
     templates: Path | None = None  # a folder holding templates/<key>/...
     migrations: Path | None = None  # this module's Alembic versions folder (branch = key)
     approval_kinds: tuple[ApprovalKind, ...] = ()
@@ -110,6 +120,10 @@ class ModuleManifest:
     # The module's kinds of record that attachments and the timeline hang on, with who may
     # read and write them (core.records.access): how the generic endpoints check access.
     record_types: tuple[RecordType, ...] = ()
+    # What the module's records can be imported from spreadsheets as (core.exchange): import
+    # kind ("crm.leads", prefixed with the key) -> its ImportSpec, whose permission is one of
+    # the module's own; offered on the import pages while the module is enabled.
+    import_specs: Mapping[str, ImportSpec] = field(default_factory=dict)
     demo_data: DemoDataFn | None = None
 
 

@@ -331,6 +331,17 @@ def _check_manifest(manifest: ModuleManifest) -> None:
                 f"Module {manifest.key!r}: record type {record_type.key!r} has the page "
                 f"{page!r}, which must start with '/' and hold '{{id}}', like '/parties/{{id}}'"
             )
+    for kind, spec in manifest.import_specs.items():
+        if not re.fullmatch(rf"{manifest.key}\.[a-z][a-z0-9_]{{0,40}}", kind):
+            raise PluginError(
+                f"Module {manifest.key!r}: import kind {kind!r} must be shaped "
+                f"'{manifest.key}.<records>', like 'crm.leads'"
+            )
+        if spec.permission not in own_permissions:  # as record types: its own codes
+            raise PluginError(
+                f"Module {manifest.key!r}: import kind {kind!r} needs the permission "
+                f"{spec.permission!r}, which the module does not declare"
+            )
     names = [handler_name(manifest.key, h) for h in manifest.event_handlers]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

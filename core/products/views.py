@@ -123,7 +123,7 @@ async def product_detail(
     product = await services.get_product(session, product_id)
     here = f"/t/{tenant.slug}/products/{product.id}"
     panels = await contributions.record_panels(
-        registry, tenant, session, services.RECORD, product.id
+        registry, tenant, session, actor, services.RECORD, product.id
     )
     sections = await record_sections(
         session,

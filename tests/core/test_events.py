@@ -427,7 +427,11 @@ async def test_scheduled_job_fans_out_once_per_due_time(
     assert sorted(made) == [0, 2]
 
     async with db.global_transaction() as session:
-        ticks = await session.scalars(select(ScheduleTick.due_at).order_by(ScheduleTick.due_at))
+        ticks = await session.scalars(
+            select(ScheduleTick.due_at)
+            .where(ScheduleTick.module_key == "sample")  # CRM's jobs tick too, for nobody
+            .order_by(ScheduleTick.due_at)
+        )
         assert list(ticks) == [monday.replace(hour=7, minute=0), tuesday.replace(second=0)]
 
     assert await drain(first) == 4

@@ -566,7 +566,7 @@ def test_hooks_for_calls_only_the_enabled_modules(registry: ModuleRegistry) -> N
     assert registry.hooks_for(nothing.enabled).atrium_approval_engine(ctx=nothing) is None
 
     record = uuid.uuid4()
-    kwargs = {"ctx": sample_only, "session": None, "record_type": "core.user"}
+    kwargs = {"ctx": sample_only, "session": None, "actor": None, "record_type": "core.user"}
     panels = registry.hooks_for(frozenset({"sample"})).atrium_record_panels(
         record_id=record, **kwargs
     )

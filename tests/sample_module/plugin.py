@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -141,3 +142,12 @@ def atrium_module_enabled(ctx: TenantContext, session: AsyncSession, module_key:
 def atrium_module_disabled(ctx: TenantContext, session: AsyncSession, module_key: str) -> None:
     CALLED.add("atrium_module_disabled")
     session.add(SampleEffect(source="module_disabled", detail=module_key))
+
+
+@hookimpl
+def atrium_stock_levels(
+    ctx: TenantContext, session: AsyncSession, product_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, Decimal] | None:
+    """The sample keeps no real stock: it claims a dozen of every product asked about."""
+    CALLED.add("atrium_stock_levels")
+    return dict.fromkeys(product_ids, Decimal(12))
