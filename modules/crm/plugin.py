@@ -7,17 +7,41 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.approvals import ApprovalDecided
 from core.context import TenantContext
 from core.i18n import N_
 from core.permissions import Actor
 from core.plugins.hookspecs import hookimpl
-from core.plugins.manifest import ApprovalKind, MenuEntry, ModuleManifest
+from core.plugins.manifest import (
+    ApprovalKind,
+    EventHandler,
+    MenuEntry,
+    ModuleManifest,
+    ScheduledJob,
+)
+from core.plugins.results import Panel, SearchResult
 from core.records.access import RecordCheck, RecordType
+from core.search import PER_SOURCE
 from modules.crm import permissions as codes
 from modules.crm.access import scoped_get
+from modules.crm.api import contracts as contracts_api
+from modules.crm.api import customers as customers_api
+from modules.crm.api import leads as leads_api
+from modules.crm.api import sales as sales_api
 from modules.crm.models import Contract, Lead, Opportunity, Quote, Ticket
-from modules.crm.services import setup
-from modules.crm.views import settings
+from modules.crm.services import contracts, lead_import, leads, payments, pool, setup
+from modules.crm.views import contracts as contract_views
+from modules.crm.views import customer_forms as customer_form_views
+from modules.crm.views import customers as customer_views
+from modules.crm.views import lead_settings, pipeline_settings, settings
+from modules.crm.views import leads as lead_views
+from modules.crm.views import opportunities as opportunity_views
+from modules.crm.views import payments as payment_views
+from modules.crm.views import pool as pool_views
+from modules.crm.views import quotes as quote_views
+from modules.crm.views import targets as target_views
+from modules.crm.views import tickets as ticket_views
+from modules.crm.views import web_forms as web_form_views
 
 HERE = Path(__file__).parent
 KEY = "crm"
@@ -107,33 +131,36 @@ def atrium_module() -> ModuleManifest:
             MenuEntry(
                 "Tickets", "/crm/tickets", icon="ticket", permission=codes.TICKET_READ, order=14
             ),
-            MenuEntry(
-                "CRM reports", "/crm/reports", icon="chart", permission=codes.REPORT_READ, order=15
-            ),
         ),
-        # Each area's routers, handlers and jobs; every "# [area ...]" line is a place an
-        # area's entries go (and the line goes once they are in).
         api_routers=(
-            # [leads api]
-            # [customers api]
-            # [sales api]
-            # [contracts api]
-            # [reports api]
+            *leads_api.API,
+            *customers_api.API,
+            *sales_api.API,
+            *contracts_api.ROUTERS,
         ),
         view_routers=(
             settings.settings_page,
-            # [leads views]
-            # [customers views]
-            # [sales views]
-            # [contracts views]
-            # [reports views]
+            *lead_views.PAGES,
+            *lead_settings.PAGES,
+            *customer_views.PAGES,
+            *customer_form_views.PAGES,
+            *pool_views.PAGES,
+            *opportunity_views.PAGES,
+            *quote_views.PAGES,
+            *pipeline_settings.PAGES,
+            *contract_views.PAGES,
+            *payment_views.PAGES,
+            *ticket_views.PAGES,
+            *target_views.PAGES,
         ),
         event_handlers=(
-            # [contracts handlers]
+            EventHandler(
+                ApprovalDecided, contracts.on_approval_decided, name="crm.contract_approval"
+            ),
         ),
         scheduled_jobs=(
-            # [customers jobs]
-            # [contracts jobs]
+            ScheduledJob("pool_take_back", "35 * * * *", pool.take_back_job),
+            ScheduledJob("overdue_installments", "0 1 * * *", payments.overdue_job),
         ),
         templates=HERE / "templates",
         migrations=HERE / "migrations",
@@ -141,6 +168,8 @@ def atrium_module() -> ModuleManifest:
             ApprovalKind(CONTRACT_APPROVAL, "Contract approval", ("amount", "discount")),
         ),
         record_types=RECORD_TYPES,
+        public_routers=web_form_views.PAGES,  # the web-to-lead form, /public/crm/...
+        import_specs={"crm.leads": lead_import.LEAD_IMPORT},
     )
 
 
@@ -150,8 +179,27 @@ async def atrium_module_enabled(ctx: TenantContext, session: AsyncSession, modul
         await setup.set_up(session, ctx)
 
 
-# [leads hooks]
-# [customers hooks]
-# [sales hooks]
-# [contracts hooks]
-# [reports hooks]
+@hookimpl
+async def atrium_global_search(
+    ctx: TenantContext, session: AsyncSession, actor: Actor, query: str
+) -> list[SearchResult]:
+    """Leads the member may see whose name, company, number, e-mail or phone match."""
+    found = await leads.search_leads(session, actor, query, limit=PER_SOURCE)
+    return [
+        SearchResult(
+            f"{lead.number} {lead.name}",
+            f"/t/{ctx.slug}/crm/leads/{lead.id}",
+            KEY,
+            "Leads",
+            leads.search_score(lead, query),
+        )
+        for lead in found
+    ]
+
+
+@hookimpl
+async def atrium_record_panels(
+    ctx: TenantContext, session: AsyncSession, actor: Actor, record_type: str, record_id: uuid.UUID
+) -> list[Panel]:
+    """On a party's page: its CRM owner, stage and level, and a link to its customer page."""
+    return await customer_views.party_panels(ctx, session, actor, record_type, record_id)

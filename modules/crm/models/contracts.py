@@ -39,6 +39,16 @@ class Contract(Owned, TenantModel):
         CheckConstraint("amount >= 0", name="amount"),
         CheckConstraint("discount_percent >= 0 AND discount_percent <= 100", name="discount"),
         Index("ix_crm_contract_party", "tenant_id", "party_id"),
+        # Targets read what was signed in a month.
+        Index("ix_crm_contract_signed", "tenant_id", "signed_on"),
+        # One live contract per quote: a second is refused until the first is terminated.
+        Index(
+            "uq_crm_contract_quote",
+            "tenant_id",
+            "quote_id",
+            unique=True,
+            postgresql_where="quote_id IS NOT NULL AND status <> 'terminated'",
+        ),
     )
 
     number: Mapped[str] = mapped_column(String(40))
@@ -55,6 +65,8 @@ class Contract(Owned, TenantModel):
     starts_on: Mapped[date | None] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date)
     signed_on: Mapped[date | None] = mapped_column(Date)
+    #: ``amount`` in the workspace's base currency at the signing day's rate: what targets add.
+    base_amount: Mapped[Decimal | None] = mapped_column(MONEY)
     terms: Mapped[str] = mapped_column(Text, default="")
     approval_request_id: Mapped[uuid.UUID | None] = tenant_ref(
         "core_approval_request", nullable=True
@@ -73,7 +85,10 @@ class Installment(TenantModel):
     __tablename__ = "crm_installment"
     __table_args__ = (
         UniqueConstraint("tenant_id", "contract_id", "sequence"),
-        CheckConstraint("amount > 0 AND paid_amount >= 0", name="amounts"),
+        # Never paid beyond its amount, whatever the services do.
+        CheckConstraint(
+            "amount > 0 AND paid_amount >= 0 AND paid_amount <= amount", name="amounts"
+        ),
         Index("ix_crm_installment_due", "tenant_id", "due_on"),
     )
 
@@ -82,6 +97,8 @@ class Installment(TenantModel):
     due_on: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(MONEY)
     paid_amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    #: When the contract's owner was told it is overdue: once per installment.
+    overdue_notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Payment(TenantModel):

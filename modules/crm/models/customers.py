@@ -46,8 +46,13 @@ class Customer(TenantModel):
     # The public pool: set when nobody owns the customer (released, taken back, never owned).
     in_pool: Mapped[bool] = mapped_column(Boolean, default=False)
     pooled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Why it is in the pool: released (by hand), no_follow_up or no_deal (taken back).
     pool_reason: Mapped[str] = mapped_column(String(30), default="")
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: What the person who released it wrote.
+    pool_note: Mapped[str] = mapped_column(String(500), default="")
+    #: When the current owner got it (created it, claimed it, was given it): the take-back
+    #: rules count from here at the earliest.
+    owned_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: Kept by follow-ups and won deals, for the pool's take-back rules.
     last_follow_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_won_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -53,6 +54,10 @@ class SalesTeamMember(TenantModel):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     #: When the round-robin last gave this member a lead: the next goes to the longest idle.
     last_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: How many leads the rules gave this member on ``assigned_on`` (a UTC day): the count
+    #: the daily cap is held against, kept on the row the round-robin locks.
+    assigned_on: Mapped[date | None] = mapped_column(Date)
+    assigned_today: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AssignmentRule(TenantModel):
@@ -94,11 +99,14 @@ class Lead(Owned, TenantModel):
         Index("ix_crm_lead_tenant_id_owner_id_id", "tenant_id", "owner_id", "id"),
         Index("ix_crm_lead_tenant_id_email", "tenant_id", "email_normalised"),
         Index("ix_crm_lead_tenant_id_phone", "tenant_id", "phone_normalised"),
+        Index("ix_crm_lead_tenant_id_company", "tenant_id", "company_normalised"),
     )
 
     number: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200))  # the person
     company_name: Mapped[str] = mapped_column(String(200), default="")
+    #: The company's name as duplicates are compared (core.parties.normalise.normalise_name).
+    company_normalised: Mapped[str] = mapped_column(String(200), default="")
     title: Mapped[str] = mapped_column(String(100), default="")  # their job title
     email: Mapped[str] = mapped_column(String(320), default="")
     email_normalised: Mapped[str] = mapped_column(String(320), default="")

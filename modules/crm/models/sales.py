@@ -35,7 +35,11 @@ class Pipeline(TenantModel):
     """A sales process with its stages; a tenant may run several (new business, renewals)."""
 
     __tablename__ = "crm_pipeline"
-    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        # One default pipeline per workspace, whatever two settings pages do at once.
+        Index("uq_crm_pipeline_default", "tenant_id", unique=True, postgresql_where="is_default"),
+    )
 
     name: Mapped[str] = mapped_column(String(100))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -116,6 +120,14 @@ class Quote(Owned, TenantModel):
         CheckConstraint(f"status IN {QUOTE_STATUSES}", name="status"),
         CheckConstraint("revision >= 1", name="revision"),
         Index("ix_crm_quote_opportunity", "tenant_id", "opportunity_id"),
+        # One live revision per quote number: revising twice at once cannot leave two.
+        Index(
+            "uq_crm_quote_live_revision",
+            "tenant_id",
+            "number",
+            unique=True,
+            postgresql_where="status <> 'superseded'",
+        ),
     )
 
     number: Mapped[str] = mapped_column(String(40))

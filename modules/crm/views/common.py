@@ -23,7 +23,6 @@ TABS = (
     (N_("Payments"), "/crm/payments", codes.PAYMENT_READ),
     (N_("Tickets"), "/crm/tickets", codes.TICKET_READ),
     (N_("Targets"), "/crm/targets", codes.TARGET_READ),
-    (N_("Reports"), "/crm/reports", codes.REPORT_READ),
     (N_("CRM settings"), "/crm/settings", codes.SETTINGS_MANAGE),
 )
 
