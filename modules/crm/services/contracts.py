@@ -40,7 +40,7 @@ from modules.crm.access import scoped_customer, scoped_get
 from modules.crm.models import Contract, Installment, Quote
 from modules.crm.schemas.contracts import ContractIn, ContractPage, ContractSummary
 from modules.crm.services.profiles import ensure_customer
-from modules.crm.services.quotes import quote_for_contract
+from modules.crm.services.quotes import event_lines, quote_for_contract
 
 RECORD = "crm.contract"  # the record type, and the data scope's resource
 #: The approval kind of the manifest (plugin.CONTRACT_APPROVAL): what OA's flows test.
@@ -234,24 +234,6 @@ def _quote_discount(quote: Quote) -> Decimal:
         return Decimal(0)
     net = sum((line.net_amount for line in quote.lines), Decimal(0))
     return max(Decimal(0), min(Decimal(100), (listed - net) * 100 / listed)).quantize(CENT)
-
-
-def _event_lines(quote: Quote | None) -> tuple[events.QuoteLine, ...]:
-    if quote is None:
-        return ()
-    return tuple(
-        events.QuoteLine(
-            product_id=line.product_id,
-            description=line.description,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            discount_percent=line.discount_percent,
-            tax_rate=line.tax_rate,
-            net_amount=line.net_amount,
-            tax_amount=line.tax_amount,
-        )
-        for line in quote.lines
-    )
 
 
 # --- writing a contract ----------------------------------------------------------------------
@@ -635,7 +617,7 @@ async def sign_contract(
             amount=contract.amount,
             currency=contract.currency,
             quote_id=contract.quote_id,
-            lines=_event_lines(quote),
+            lines=event_lines(quote.lines) if quote is not None else (),
             installments=tuple(
                 events.Installment(sequence=i.sequence, due_on=i.due_on, amount=i.amount)
                 for i in plan

@@ -299,6 +299,11 @@ def line_values(line: QuoteLine) -> dict[str, Any]:
     return {name: getattr(line, name) for name in LINE_VALUES}
 
 
+def event_lines(lines: list[QuoteLine]) -> tuple[AcceptedLine, ...]:
+    """A quote's lines as its events carry them (QuoteAccepted, ContractSigned)."""
+    return tuple(AcceptedLine(**line_values(line)) for line in lines)
+
+
 async def lines_of(session: AsyncSession, quote_id: uuid.UUID) -> list[QuoteLine]:
     return list(
         await session.scalars(
@@ -725,7 +730,7 @@ async def accept_quote(session: AsyncSession, actor: Actor, quote_id: uuid.UUID)
             opportunity_id=quote.opportunity_id,
             currency=quote.currency,
             total=quote.total,
-            lines=tuple(AcceptedLine(**line_values(line)) for line in lines),
+            lines=event_lines(lines),
         ),
     )
     customer = await ensure_customer(session, quote.party_id, lifecycle_stage="customer")
