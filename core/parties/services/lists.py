@@ -101,7 +101,7 @@ def _decode_cursor(cursor: str) -> tuple[str, uuid.UUID]:
         raise ValidationFailed("This page link is no longer valid.") from None
 
 
-def _search(text_: str) -> ColumnElement[bool]:
+def search_clause(text_: str) -> ColumnElement[bool]:
     """Name, tax number, e-mail address or phone number containing what was typed."""
     folded = fold(text_).replace(" ", "")
     point = exists().where(
@@ -136,7 +136,7 @@ def _filters(
 ) -> list[ColumnElement[bool]]:
     filters: list[ColumnElement[bool]] = [Party.tenant_id == actor.tenant_id, _LIVE]
     if search and search.strip():
-        filters.append(_search(search))
+        filters.append(search_clause(search))
     if role == "customer":
         filters.append(Party.is_customer)
     elif role == "supplier":

@@ -30,9 +30,10 @@ from core.models import Department, Membership, User
 from core.parties import services as parties
 from core.parties.models import EMAIL, PERSON, PHONE, Party, PartyTag, PartyTagging
 from core.parties.schemas import ContactPointIn, PartyChanges, PartyIn
-from core.parties.services.lists import _search as party_search
+from core.parties.services.lists import search_clause
 from core.permissions import Actor, visible
-from core.records.timeline import _notification, referenced_name, track_changes
+from core.records.models import Notification
+from core.records.timeline import referenced_name, track_changes
 from modules.crm import permissions as codes
 from modules.crm.access import scoped_customer
 from modules.crm.models import Customer
@@ -183,7 +184,7 @@ def _after(cursor: str) -> ColumnElement[bool]:
 
 def _narrowed(query: Select[Any], filters: CustomerFilters) -> Select[Any]:
     if filters.search.strip():
-        query = query.where(party_search(filters.search))
+        query = query.where(search_clause(filters.search))
     if filters.stage:
         query = query.where(func.coalesce(Customer.lifecycle_stage, "prospect") == filters.stage)
     if filters.level:
@@ -498,7 +499,16 @@ def notify(
 ) -> None:
     """A notification about a customer (linked to its party), made as core's timeline makes
     its own: ``message`` a msgid filled from ``params`` in the reader's language."""
-    session.add(_notification(user_id, kind, PARTY_RECORD, party_id, message, params))
+    session.add(
+        Notification(
+            user_id=user_id,
+            kind=kind,
+            record_type=PARTY_RECORD,
+            record_id=party_id,
+            message=message,
+            params=params,
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
