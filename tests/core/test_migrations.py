@@ -47,7 +47,7 @@ async def test_upgrade_downgrade_upgrade_round_trip(
         empty_db, registry
     )
     # CRM's branch depends on core's head, which it then implies.
-    assert "crm_0001" in migrate.upgraded_heads(empty_db, registry)
+    assert any(head.startswith("crm_") for head in migrate.upgraded_heads(empty_db, registry))
 
     await migrate.downgrade(empty_db, registry, "base")
     assert await _scalar(empty_db, USER_TABLES) == 0

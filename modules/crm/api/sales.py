@@ -241,6 +241,7 @@ async def opportunity_out(session: Any, opportunity: Any) -> OpportunityOut:
         owner_id=o.owner_id,
         owner_name=view.owner_name,
         department_id=o.department_id,
+        version=o.version,
         lead_id=o.lead_id,
         created_at=o.created_at,
         lines=[

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -92,6 +93,10 @@ class Opportunity(Owned, TenantModel):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     close_reason: Mapped[str] = mapped_column(String(500), default="")  # why won or lost
     lead_id: Mapped[uuid.UUID | None] = tenant_ref("crm_lead", nullable=True)
+    # Every change bumps it (SQLAlchemy checks it in the UPDATE); an edit made on an older
+    # version is refused (services/opportunities.py), so nobody overwrites unseen work.
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
     lines: Mapped[list[OpportunityLine]] = tenant_relationship(
         "OpportunityLine", "OpportunityLine.opportunity_id", order_by="OpportunityLine.sequence"
     )

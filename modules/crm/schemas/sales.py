@@ -98,8 +98,10 @@ class OpportunityIn(msgspec.Struct, frozen=True, kw_only=True):
 
 class OpportunityChanges(msgspec.Struct, frozen=True, kw_only=True):
     """What to change on an open opportunity. ``amount`` only while it has no lines;
-    ``owner_id`` hands it to another member (a user id)."""
+    ``owner_id`` hands it to another member (a user id). ``version`` is the one read: when
+    the opportunity has changed since, nothing is changed (409)."""
 
+    version: int | UnsetType = UNSET
     name: str | UnsetType = UNSET
     contact_id: uuid.UUID | UnsetType | None = UNSET
     amount: Decimal | UnsetType = UNSET
@@ -184,6 +186,7 @@ class OpportunityOut(msgspec.Struct, frozen=True, kw_only=True):
     owner_name: str
     department_id: uuid.UUID | None
     lead_id: uuid.UUID | None
+    version: int  # send it back with a change: a change to an older version is refused
     created_at: datetime
     lines: list[OpportunityLineOut]
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -636,27 +637,36 @@ async def update_opportunity(
     actor.require(codes.OPPORTUNITY_WRITE)
     opportunity = await get_opportunity(session, actor, opportunity_id, for_update=True)
     _refuse_closed(opportunity)
-    before = await _tracked(session, opportunity)
-    if not isinstance(changes.name, UnsetType):
-        opportunity.name = _check_name(changes.name)
-    if not isinstance(changes.contact_id, UnsetType):
-        opportunity.contact_id = await check_contact(
-            session, opportunity.party_id, changes.contact_id
+    if not isinstance(changes.version, UnsetType) and changes.version != opportunity.version:
+        raise Conflict(
+            "Someone else changed this opportunity after you opened it, so nothing was saved:"
+            " look at their change, then save yours again.",
+            field="version",
+            version=opportunity.version,
         )
-    if not isinstance(changes.amount, UnsetType):
-        amount = check_money(changes.amount, "amount")
-        if amount != opportunity.amount and await lines_of(session, opportunity.id):
-            raise ValidationFailed(
-                "The amount is the sum of the product lines: change the lines instead.",
-                field="amount",
+    before = await _tracked(session, opportunity)
+    # One save, one UPDATE (one version): the checks' queries must not flush half of it.
+    with session.no_autoflush:
+        if not isinstance(changes.name, UnsetType):
+            opportunity.name = _check_name(changes.name)
+        if not isinstance(changes.contact_id, UnsetType):
+            opportunity.contact_id = await check_contact(
+                session, opportunity.party_id, changes.contact_id
             )
-        opportunity.amount = amount
-    if not isinstance(changes.expected_close_on, UnsetType):
-        opportunity.expected_close_on = changes.expected_close_on
-    if not isinstance(changes.owner_id, UnsetType) and changes.owner_id != opportunity.owner_id:
-        membership = await _owner(session, changes.owner_id)
-        opportunity.owner_id = membership.user_id
-        opportunity.department_id = membership.department_id
+        if not isinstance(changes.amount, UnsetType):
+            amount = check_money(changes.amount, "amount")
+            if amount != opportunity.amount and await lines_of(session, opportunity.id):
+                raise ValidationFailed(
+                    "The amount is the sum of the product lines: change the lines instead.",
+                    field="amount",
+                )
+            opportunity.amount = amount
+        if not isinstance(changes.expected_close_on, UnsetType):
+            opportunity.expected_close_on = changes.expected_close_on
+        if not isinstance(changes.owner_id, UnsetType) and changes.owner_id != opportunity.owner_id:
+            membership = await _owner(session, changes.owner_id)
+            opportunity.owner_id = membership.user_id
+            opportunity.department_id = membership.department_id
     await _track(session, actor, opportunity, before)
     return opportunity
 
@@ -892,11 +902,16 @@ class WeightedForecast:
 
 
 async def forecast(
-    session: AsyncSession, actor: Actor, pipeline_id: uuid.UUID | None = None
+    session: AsyncSession,
+    actor: Actor,
+    pipeline_id: uuid.UUID | None = None,
+    *,
+    narrowed: Sequence[ColumnElement[bool]] = (),
 ) -> WeightedForecast:
     """Open opportunities in the actor's scope by expected close month (months in order,
     those without a date last): their count, amount and weighted amount (each month's sum
-    of amount × probability / 100, rounded half-up to cents once)."""
+    of amount × probability / 100, rounded half-up to cents once). ``narrowed`` adds
+    conditions on the opportunities (the reports' team, person and report scope)."""
     actor.require(codes.OPPORTUNITY_READ)
     month = cast(func.date_trunc("month", Opportunity.expected_close_on), Date).label("month")
     query = (
@@ -909,7 +924,7 @@ async def forecast(
         .join(
             Stage, (Stage.tenant_id == Opportunity.tenant_id) & (Stage.id == Opportunity.stage_id)
         )
-        .where(Opportunity.status == "open", visible(actor, RESOURCE, Opportunity))
+        .where(Opportunity.status == "open", visible(actor, RESOURCE, Opportunity), *narrowed)
         .group_by(month)
         .order_by(month.asc().nulls_last())
     )

@@ -24,12 +24,14 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
+from msgspec import UNSET
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
-from core.errors import DomainError, ValidationFailed
+from core.errors import Conflict, DomainError, ValidationFailed
 from core.exchange.imports import decimal
+from core.i18n import N_
 from core.models import Membership, User
 from core.parties.models import Party
 from core.permissions import Actor, visible
@@ -584,11 +586,20 @@ async def move_from_page(
 
 # --- changing it -----------------------------------------------------------------------------
 
-EDIT_FIELDS = ("name", "amount", "expected_close_on", "contact_id", "owner_id")
+#: The inputs of the edit form, with their labels (msgids).
+EDIT_LABELS = {
+    "name": N_("Name"),
+    "amount": N_("Amount"),
+    "expected_close_on": N_("Expected close"),
+    "contact_id": N_("Contact"),
+    "owner_id": N_("Owner"),
+}
+EDIT_FIELDS = ("version", *EDIT_LABELS)
 
 
 def _form_of(opportunity: Any) -> dict[str, str]:
     return {
+        "version": str(opportunity.version),
         "name": opportunity.name,
         "amount": str(opportunity.amount),
         "expected_close_on": opportunity.expected_close_on.isoformat()
@@ -608,6 +619,20 @@ async def _edit_page(
     *,
     refusal: Refusal | None = None,
 ) -> Template:
+    contacts = await choices_of_contacts(session, opportunity.party_id)
+    members = await choices_of_members(session)
+    saved_now: list[tuple[str, str]] = []
+    if refusal and isinstance(refusal.error, Conflict):
+        # Show what the other person saved where it differs from the typing (kept in the
+        # form), and take the version now saved: saving again is then a choice, not a race.
+        current = _form_of(opportunity)
+        names = dict(contacts) | dict(members)
+        saved_now = [
+            (label, names.get(current[name], current[name]))
+            for name, label in EDIT_LABELS.items()
+            if name in form and form[name] != current[name]
+        ]
+        form["version"] = current["version"]
     return page(
         "crm/opportunities/form.html",
         tenant,
@@ -618,10 +643,11 @@ async def _edit_page(
         has_lines=bool(await opportunities.lines_of(session, opportunity.id)),
         form=form,
         refusal=refusal,
+        saved_now=saved_now,
         customers=[],
         pipelines=[],
-        contacts=await choices_of_contacts(session, opportunity.party_id),
-        members=await choices_of_members(session),
+        contacts=contacts,
+        members=members,
     )
 
 
@@ -650,6 +676,7 @@ async def update_from_page(
     async def update() -> None:
         owner_id = read_id("owner_id", form["owner_id"])
         changes = OpportunityChanges(
+            version=int(form["version"]) if form["version"].isdigit() else UNSET,
             name=form["name"],
             expected_close_on=read_day("expected_close_on", form["expected_close_on"]),
             contact_id=read_id("contact_id", form["contact_id"]),
