@@ -111,7 +111,7 @@ async def load(
     for key, loaded in registry.modules.items():  # install order
         fill = loaded.manifest.demo_data
         if key in ctx.enabled and fill is not None and key not in done:
-            await fill(session, ctx)
+            await fill(session, ctx, registry)
             modules.append(key)
     if core_part or modules:
         await audit.record(

@@ -215,7 +215,7 @@ def layout(request: Request[Any, Any, Any], registry: ModuleRegistry) -> Layout:
     entries = [
         {"module": key, "label": entry.label, "href": f"/t/{ctx.slug}{entry.path}"}
         for key, entry in menu(registry, ctx)
-        if entry.permission is None or actor.can(entry.permission)
+        if entry.shown_to(actor)
     ]
     name = (facts.workspace_name if facts else None) or ctx.slug
     return replace(shell, workspace=ctx, workspace_name=name, entries=entries)

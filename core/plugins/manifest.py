@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from core.context import TenantContext
     from core.events import Event
     from core.exchange.imports import ImportSpec
+    from core.permissions import Actor
+    from core.plugins.registry import ModuleRegistry
     from core.records.access import RecordType
 
 #: The ``opt`` a handler of a module's ``public_routers`` sets to take a cross-site form post
@@ -42,13 +44,22 @@ class Permission:
 
 @dataclass(frozen=True, slots=True)
 class MenuEntry:
-    """A navigation entry; ``path`` is relative to the workspace (``/crm/leads``)."""
+    """A navigation entry; ``path`` is relative to the workspace (``/crm/leads``).
+
+    ``permission`` is who sees it: a code, or several of which any one will do (a module's
+    one entry whose landing page opens the first of its pages the member may see)."""
 
     label: str
     path: str
     icon: str = ""
-    permission: str | None = None
+    permission: str | tuple[str, ...] | None = None
     order: int = 100
+
+    def shown_to(self, actor: Actor) -> bool:
+        if self.permission is None:
+            return True
+        codes = (self.permission,) if isinstance(self.permission, str) else self.permission
+        return any(actor.can(code) for code in codes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +104,9 @@ class DashboardWidget:
     template: str
 
 
-DemoDataFn = Callable[["AsyncSession", "TenantContext"], Awaitable[None]]
+# (session, ctx, registry): the registry for what asks core on the module's behalf (roles'
+# rights, the approval port).
+DemoDataFn = Callable[["AsyncSession", "TenantContext", "ModuleRegistry"], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)

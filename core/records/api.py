@@ -85,6 +85,7 @@ class ChangeOut(msgspec.Struct, frozen=True, kw_only=True):
     old: str | None = msgspec.field(name="from")
     new: str | None = msgspec.field(name="to")
     boolean: bool = False  # a yes/no field, kept as "true" and "false"
+    currency: str | None = None  # a money field: its values are amounts in this currency
 
 
 class TimelineEntryOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -227,6 +228,7 @@ async def _entry_outs(
                     old=c["from"],
                     new=c["to"],
                     boolean=c.get("boolean", False),
+                    currency=c.get("currency"),
                 )
                 for c in entry.changes
             ],

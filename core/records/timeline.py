@@ -18,6 +18,7 @@ import enum
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -177,10 +178,21 @@ async def mentions_of(
 # --- tracked changes ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Money:
+    """A tracked amount with its currency: kept as the plain number, shown as money in the
+    reader's locale (``¥6,780.00``), as a yes/no field is shown as a word."""
+
+    amount: Decimal
+    currency: str
+
+
 def render_value(value: Any) -> str | None:
     """A field's value as the timeline keeps it: a string (or None), the same in every locale."""
     if value is None:
         return None
+    if isinstance(value, Money):
+        value = value.amount
     if isinstance(value, enum.Enum):
         value = value.value
     if isinstance(value, bool):
@@ -197,6 +209,12 @@ def render_value(value: Any) -> str | None:
 
 def _is_boolean(*values: Any) -> bool:
     return any(isinstance(value, bool) for value in values)
+
+
+def _currency(*values: Any) -> dict[str, str]:
+    """``{"currency": code}`` for a money field, so readers show its values as money."""
+    found = next((value.currency for value in values if isinstance(value, Money)), None)
+    return {"currency": found} if found else {}
 
 
 async def referenced_name(
@@ -235,6 +253,7 @@ async def track_changes(
             "to": render_value(after.get(name)),
             # A yes/no field: readers show its "true" and "false" as words of their language.
             **({"boolean": True} if _is_boolean(before.get(name), after.get(name)) else {}),
+            **_currency(before.get(name), after.get(name)),
         }
         for name in fields
         if before.get(name) != after.get(name)
@@ -336,6 +355,8 @@ async def mark_activity_done(
     session: AsyncSession, activity_id: uuid.UUID, user_id: uuid.UUID, feedback: str = ""
 ) -> TimelineEntry:
     """Close an activity and put it on the record's timeline, with the feedback as its body."""
+    if len(feedback.strip()) > MAX_COMMENT:
+        raise ValidationFailed("This is longer than {max} characters.", max=MAX_COMMENT)
     activity = await _open_activity(session, activity_id)
     activity.done_at = datetime.now(UTC)
     activity.done_by = user_id

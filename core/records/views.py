@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
 from core.errors import ValidationFailed
-from core.i18n import gettext, number
+from core.i18n import gettext, money, number
 from core.permissions import Actor
 from core.records import access, attachments, timeline
 from core.records.access import RecordType
@@ -43,6 +43,7 @@ from core.records.api import (
     ActivityIn,
     ActivityOut,
     AttachmentOut,
+    ChangeOut,
     TimelineEntryOut,
     activity_outs,
     add_activity,
@@ -107,11 +108,13 @@ class ShownEntry:
     changes: list[ShownChange]
 
 
-def _shown_value(value: str | None, boolean: bool) -> str:
+def _shown_value(value: str | None, change: ChangeOut) -> str:
     if value is None or value == "":
         return "–"
-    if boolean:
+    if change.boolean:
         return gettext("Yes") if value == "true" else gettext("No")
+    if change.currency:
+        return money(Decimal(value), change.currency)
     return value
 
 
@@ -156,7 +159,7 @@ def _shown(entries: list[TimelineEntryOut]) -> list[ShownEntry]:
             e,
             MENTION.sub(lambda m: f"@{m['name']}", e.body),
             [
-                ShownChange(c.label, _shown_value(c.old, c.boolean), _shown_value(c.new, c.boolean))
+                ShownChange(c.label, _shown_value(c.old, c), _shown_value(c.new, c))
                 for c in e.changes
             ],
         )

@@ -23,6 +23,7 @@ from core.plugins.manifest import (
     Permission,
     ScheduledJob,
 )
+from core.plugins.registry import ModuleRegistry
 from core.plugins.results import Panel, SearchResult, WidgetData
 from core.records.access import RecordType
 from tests.sample_module import api, views
@@ -66,7 +67,7 @@ async def note_exists(session: AsyncSession, actor: Actor, note_id: uuid.UUID) -
     await NoteService(session).get(note_id)
 
 
-async def demo_data(session: AsyncSession, ctx: TenantContext) -> None:
+async def demo_data(session: AsyncSession, ctx: TenantContext, registry: ModuleRegistry) -> None:
     service = NoteService(session)
     for title in ("Welcome to Atrium", "Plan the quarter", "Call the supplier"):
         await service.create(title, tags=["demo"])

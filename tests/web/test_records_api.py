@@ -11,6 +11,7 @@ so "nothing stored" is checked on disk.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -326,20 +327,40 @@ async def test_tracked_changes_read_with_their_labels_in_the_readers_language(
             "core.party",
             uuid.UUID(party["id"]),
             None,  # the system changed it
-            {"name": "Acme", "website": None, "is_supplier": False},
-            {"name": "Acme Trading", "website": None, "is_supplier": True},
-            labels={"name": "Name", "website": "Website", "is_supplier": "Supplier"},
+            {"name": "Acme", "website": None, "is_supplier": False, "credit": None},
+            {
+                "name": "Acme Trading",
+                "website": None,
+                "is_supplier": True,
+                "credit": timeline.Money(Decimal("6780.5"), "CNY"),
+            },
+            labels={
+                "name": "Name",
+                "website": "Website",
+                "is_supplier": "Supplier",
+                "credit": "Amount",
+            },
         )
     [entry] = (await owner.get(on_party(party, "timeline"))).json()["items"]
     assert (entry["kind"], entry["author_name"]) == ("change", "")
+    plain = {"boolean": False, "currency": None}
     assert entry["changes"] == [
-        {"field": "name", "label": "Name", "from": "Acme", "to": "Acme Trading", "boolean": False},
+        {"field": "name", "label": "Name", "from": "Acme", "to": "Acme Trading", **plain},
         {
             "field": "is_supplier",
             "label": "Supplier",
             "from": "false",
             "to": "true",
             "boolean": True,
+            "currency": None,
+        },
+        {  # kept as the plain number, with its currency for the reader
+            "field": "credit",
+            "label": "Amount",
+            "from": None,
+            "to": "6780.5",
+            "boolean": False,
+            "currency": "CNY",
         },
     ]
     chinese = await owner.get(on_party(party, "timeline"), params={"lang": "zh-CN"})
@@ -347,11 +368,13 @@ async def test_tracked_changes_read_with_their_labels_in_the_readers_language(
     page = await owner.get(f"/t/acme/parties/{party['id']}", headers=HTML)
     assert "Name: Acme → Acme Trading" in page.text
     assert "Supplier: No → Yes" in page.text  # a yes/no field in words, not "false → true"
+    assert "Amount: – → CN¥6,780.50" in page.text  # money as money, in the reader's locale
     assert "System" in page.text
     chinese_page = await owner.get(
         f"/t/acme/parties/{party['id']}", headers=HTML, params={"lang": "zh-CN"}
     )
     assert "否 → 是" in chinese_page.text
+    assert "– → ¥6,780.50" in chinese_page.text
 
 
 # --- who may see and change what ---------------------------------------------------------------
