@@ -6,7 +6,8 @@ types into, and posts each with:
 
 - a value of 100,000 characters in every typed input: refused, a message on the page,
   and everything typed shown again (a secret never is: a password, a one-time code);
-- every typed input empty: refused with a message (every form here needs some typing);
+- every typed input empty: refused with a message (every form here needs some typing, but
+  the few of ``OPTIONAL_TYPING``, which do what their button says without it);
 - malformed values (an e-mail address without ``@``, letters for a number, the 45th of
   the 13th month): refused with a message, what was typed kept.
 
@@ -33,10 +34,15 @@ HTML = {"accept": "text/html"}
 TYPED = {"text", "email", "password", "search", "url", "tel", "number", "date", "textarea"}
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 #: Links the walk does not follow: files, not pages, and the way out.
-NOT_PAGES = re.compile(r"/(download|export|content|avatar|logo)\b|\.(csv|xlsx|zip)$|sign-out")
+NOT_PAGES = re.compile(
+    r"/(download|export|content|avatar|logo|pdf)\b|\.(csv|xlsx|zip)(\?|$)|sign-out"
+)
 LONG = 100_000
 MALFORMED = {"email": "not-an-address", "number": "abc", "date": "2026-13-45"}
 REFUSED = re.compile(r'role="alert"|aria-invalid="true"')
+#: Forms (by ``Form.pattern``) whose typing is optional: an activity is marked done without
+#: feedback.
+OPTIONAL_TYPING = re.compile(r"/activities/\{id\}/done ")
 
 
 @dataclass
@@ -150,7 +156,7 @@ def kept(answer: httpx.Response, form: Form, typed: dict[str, str]) -> list[str]
 
 @pytest.fixture
 async def owner_browser(db: Database, make_tenant, registry, browser: Browser) -> httpx.AsyncClient:
-    await make_tenant("ant", "sample", owner_email="ann@ant.test", seed=True)
+    await make_tenant("ant", "sample", "crm", owner_email="ann@ant.test", seed=True)
     await demo.load_by_slug(db, registry, "ant")
     async with db.global_transaction() as session:
         user = await accounts.by_email(session, "ann@ant.test")
@@ -161,10 +167,9 @@ async def owner_browser(db: Database, make_tenant, registry, browser: Browser) -
 
 def bad_inputs(form: Form) -> dict[str, dict[str, str]]:
     """Each kind of bad input for the form's typed inputs, by what it is called."""
-    kinds = {
-        f"{LONG:,} characters": {name: f"{name}:" + "x" * LONG for name in form.typed},
-        "every input empty": dict.fromkeys(form.typed, ""),
-    }
+    kinds = {f"{LONG:,} characters": {name: f"{name}:" + "x" * LONG for name in form.typed}}
+    if not OPTIONAL_TYPING.search(form.pattern):
+        kinds["every input empty"] = dict.fromkeys(form.typed, "")
     odd = {name: MALFORMED[kind] for name, kind in form.typed.items() if kind in MALFORMED}
     if odd:
         kinds[f"malformed {odd}"] = odd
