@@ -27,9 +27,10 @@ from modules.crm.access import scoped_get
 from modules.crm.api import contracts as contracts_api
 from modules.crm.api import customers as customers_api
 from modules.crm.api import leads as leads_api
+from modules.crm.api import reports as reports_api
 from modules.crm.api import sales as sales_api
 from modules.crm.models import Contract, Lead, Opportunity, Quote, Ticket
-from modules.crm.services import contracts, lead_import, leads, payments, pool, setup
+from modules.crm.services import contracts, demo, lead_import, leads, payments, pool, setup
 from modules.crm.views import contracts as contract_views
 from modules.crm.views import customer_forms as customer_form_views
 from modules.crm.views import customers as customer_views
@@ -39,9 +40,11 @@ from modules.crm.views import opportunities as opportunity_views
 from modules.crm.views import payments as payment_views
 from modules.crm.views import pool as pool_views
 from modules.crm.views import quotes as quote_views
+from modules.crm.views import reports as report_views
 from modules.crm.views import targets as target_views
 from modules.crm.views import tickets as ticket_views
 from modules.crm.views import web_forms as web_form_views
+from modules.crm.views.common import TAB_RIGHTS, crm_home
 
 HERE = Path(__file__).parent
 KEY = "crm"
@@ -105,40 +108,19 @@ def atrium_module() -> ModuleManifest:
         version="0.1.0",
         summary="Leads, customers, opportunities, quotes, contracts, payments and tickets.",
         permissions=codes.PERMISSIONS,
-        menu=(
-            MenuEntry("Leads", "/crm/leads", icon="lead", permission=codes.LEAD_READ, order=10),
-            MenuEntry(
-                "CRM customers",
-                "/crm/customers",
-                icon="customer",
-                permission=codes.CUSTOMER_READ,
-                order=11,
-            ),
-            MenuEntry(
-                "Opportunities",
-                "/crm/opportunities",
-                icon="deal",
-                permission=codes.OPPORTUNITY_READ,
-                order=12,
-            ),
-            MenuEntry(
-                "Contracts",
-                "/crm/contracts",
-                icon="contract",
-                permission=codes.CONTRACT_READ,
-                order=13,
-            ),
-            MenuEntry(
-                "Tickets", "/crm/tickets", icon="ticket", permission=codes.TICKET_READ, order=14
-            ),
-        ),
+        # One entry, as Odoo has one app per module: /crm opens the first CRM tab the
+        # member may see, and the tabs (views/common.py) lead to the rest.
+        menu=(MenuEntry("CRM", "/crm", icon="crm", permission=TAB_RIGHTS, order=10),),
         api_routers=(
             *leads_api.API,
             *customers_api.API,
             *sales_api.API,
             *contracts_api.ROUTERS,
+            # --- reports ---
+            *reports_api.ROUTERS,
         ),
         view_routers=(
+            crm_home,
             settings.settings_page,
             *lead_views.PAGES,
             *lead_settings.PAGES,
@@ -152,6 +134,8 @@ def atrium_module() -> ModuleManifest:
             *payment_views.PAGES,
             *ticket_views.PAGES,
             *target_views.PAGES,
+            # --- reports ---
+            *report_views.PAGES,
         ),
         event_handlers=(
             EventHandler(
@@ -170,6 +154,8 @@ def atrium_module() -> ModuleManifest:
         record_types=RECORD_TYPES,
         public_routers=web_form_views.PAGES,  # the web-to-lead form, /public/crm/...
         import_specs={"crm.leads": lead_import.LEAD_IMPORT},
+        # --- demo ---
+        demo_data=demo.demo_data,
     )
 
 

@@ -28,6 +28,7 @@ from modules.crm.schemas.contracts import (
     ContractIn,
     ContractOut,
     ContractPage,
+    DecisionIn,
     InstallmentOut,
     OverdueOut,
     PaymentIn,
@@ -201,6 +202,24 @@ class ContractApi(Controller):
             session, tenant, registry, actor, contract_id
         )
         return await contract_out(session, submitted)
+
+    @post(
+        "/{contract_id:uuid}/decide",
+        guards=[requires(codes.CONTRACT_WRITE)],
+        status_code=HTTP_200_OK,
+    )
+    async def decide(
+        self,
+        session: DbSession,
+        actor: CurrentActor,
+        contract_id: FromPath[uuid.UUID],
+        data: JSONBody[DecisionIn],
+    ) -> ContractOut:
+        """Approve or reject (owners and admins, under core's default rule; 403 otherwise)."""
+        decided = await contracts.decide_approval(
+            session, actor, contract_id, approve=data.approve, comment=data.comment
+        )
+        return await contract_out(session, decided)
 
     @post(
         "/{contract_id:uuid}/sign", guards=[requires(codes.CONTRACT_WRITE)], status_code=HTTP_200_OK

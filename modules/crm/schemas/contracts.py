@@ -70,6 +70,13 @@ class SplitIn(msgspec.Struct, frozen=True, kw_only=True):
     first_due_on: date
 
 
+class DecisionIn(msgspec.Struct, frozen=True, kw_only=True):
+    """An owner's or admin's decision on a contract waiting for core's default rule."""
+
+    approve: bool
+    comment: str = ""
+
+
 class SignIn(msgspec.Struct, frozen=True, kw_only=True):
     signed_on: date | None = None  # None: today
 

@@ -19,10 +19,12 @@ row, and a cap is never exceeded. The time taken is the database's clock at that
 moment (``clock_timestamp()``), so whoever waited for the lock is never "idle longer"
 than the person chosen just before them.
 
-With no matching rule, or nobody under their cap, the lead is **unassigned** (no
-owner). It still belongs to a department, for the data scopes: the team's, else the
-creator's; one without either is seen by those who see every lead (owners and admins).
-The lead's department is its owner's department once it has one.
+A lead a member enters that no rule matches is that member's own
+(:func:`~modules.crm.services.leads.create_lead`). With nobody under their cap, or a web
+form's lead that no rule matches, the lead is **unassigned** (no owner). It still belongs
+to a department, for the data scopes: the team's, else the creator's; one without either
+is seen by those who see every lead (owners and admins). The lead's department is its
+owner's department once it has one.
 """
 
 from __future__ import annotations

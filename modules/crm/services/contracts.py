@@ -22,22 +22,29 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import numbering
-from core.approvals import ApprovalDecided, request_approval
+from core.approvals import (
+    APPROVER_ROLES,
+    CORE_ENGINE,
+    ApprovalDecided,
+    decide,
+    request_approval,
+)
 from core.context import TenantContext
 from core.errors import Conflict, ValidationFailed
 from core.events import publish
-from core.i18n import N_
+from core.i18n import N_, gettext
+from core.models import ApprovalRequest, Membership
 from core.parties.models import Party
 from core.permissions import Actor, visible
 from core.plugins.registry import ModuleRegistry
 from core.products.currency import base_currency, convert_amount, has_places, to_decimal
 from core.products.services import MONEY_LIMIT
 from core.records.models import TimelineEntry
-from core.records.timeline import MAX_COMMENT, track_changes
+from core.records.timeline import MAX_COMMENT, Money, track_changes
 from modules.crm import events
 from modules.crm import permissions as codes
 from modules.crm.access import scoped_customer, scoped_get
-from modules.crm.models import Contract, Installment, Quote
+from modules.crm.models import Contract, Installment, Opportunity, Quote
 from modules.crm.schemas.contracts import ContractIn, ContractPage, ContractSummary
 from modules.crm.services.profiles import ensure_customer
 from modules.crm.services.quotes import event_lines, quote_for_contract
@@ -322,13 +329,26 @@ class ContractChanges:
     terms: str
 
 
+async def suggested_title(session: AsyncSession, quote: Quote) -> str:
+    """What a contract written from ``quote`` is called until someone types otherwise: the
+    deal's name, else the customer's (the number is the contract's own, shown beside it)."""
+    if quote.opportunity_id is not None:
+        name = await session.scalar(
+            select(Opportunity.name).where(Opportunity.id == quote.opportunity_id)
+        )
+        if name:
+            return name[:TITLE_MAX]
+    customer = await session.scalar(select(Party.name).where(Party.id == quote.party_id))
+    return (customer or quote.number)[:TITLE_MAX]
+
+
 async def _tracked(session: AsyncSession, contract: Contract) -> dict[str, Any]:
     contact = None
     if contract.contact_id is not None:
         contact = await session.scalar(select(Party.name).where(Party.id == contract.contact_id))
     return {
         "title": contract.title,
-        "amount": contract.amount,
+        "amount": Money(contract.amount, contract.currency),
         "discount_percent": contract.discount_percent,
         "contact": contact,
         "starts_on": contract.starts_on,
@@ -456,7 +476,8 @@ async def set_payment_plan(
 async def _status(
     session: AsyncSession, contract: Contract, status: str, author_id: uuid.UUID | None
 ) -> None:
-    """Move the contract to ``status`` and put the change on its timeline."""
+    """Move the contract to ``status`` and put the change on its timeline (the statuses'
+    names in the writer's language, as the timeline keeps text, not codes)."""
     before = contract.status
     contract.status = status
     await session.flush()
@@ -465,8 +486,8 @@ async def _status(
         RECORD,
         contract.id,
         author_id,
-        {"status": before},
-        {"status": status},
+        {"status": gettext(STATUS_LABELS[before])},
+        {"status": gettext(STATUS_LABELS[status])},
         STATUS_TRACKED,
     )
 
@@ -583,6 +604,45 @@ async def on_approval_decided(
         decided_by=event.decided_by,
         comment=event.comment,
     )
+
+
+async def may_decide(session: AsyncSession, actor: Actor, contract: Contract) -> bool:
+    """Whether ``actor`` decides this contract's approval on its page: it waits for core's
+    default rule (not an approval flow module), which any owner or admin decides."""
+    if contract.status != "pending_approval" or contract.approval_request_id is None:
+        return False
+    engine = await session.scalar(
+        select(ApprovalRequest.engine).where(ApprovalRequest.id == contract.approval_request_id)
+    )
+    role = await session.scalar(select(Membership.role).where(Membership.id == actor.membership_id))
+    return engine == CORE_ENGINE and role in APPROVER_ROLES
+
+
+async def decide_approval(
+    session: AsyncSession, actor: Actor, contract_id: uuid.UUID, *, approve: bool, comment: str
+) -> Contract:
+    """An owner or admin approves or rejects a contract waiting for core's default rule.
+    The decision applies at once; its event, delivered later, then finds nothing to do."""
+    contract = await get_contract(session, actor, contract_id, for_update=True)
+    if contract.status != "pending_approval" or contract.approval_request_id is None:
+        raise Conflict("This contract is not waiting for approval.")
+    text = check_text(comment, "comment", MAX_COMMENT) or None
+    request = await decide(
+        session,
+        contract.approval_request_id,
+        approver_id=actor.user_id,
+        approve=approve,
+        comment=text,
+    )
+    await apply_decision(
+        session,
+        request_id=request.id,
+        subject_id=contract.id,
+        approved=approve,
+        decided_by=actor.user_id,
+        comment=text,
+    )
+    return contract
 
 
 async def sign_contract(

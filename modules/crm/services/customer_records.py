@@ -18,7 +18,7 @@ from core.i18n import N_, gettext
 from core.permissions import Actor, visible
 from modules.crm import permissions as codes
 from modules.crm.models import Contract, Opportunity, Payment, Quote, Stage, Ticket
-from modules.crm.services import contracts, tickets
+from modules.crm.services import contracts, quotes, tickets
 from modules.crm.services.pipelines import KIND_LABELS
 
 SHOWN = 20
@@ -27,12 +27,7 @@ SHOWN = 20
 #: shows its stage instead.
 STATUSES = {
     "opportunity": KIND_LABELS,
-    "quote": {
-        "draft": N_("Draft"),
-        "sent": N_("Sent"),
-        "accepted": N_("Accepted"),
-        "rejected": N_("Rejected"),
-    },
+    "quote": quotes.STATUS_LABELS,
     "contract": contracts.STATUS_LABELS,
     "ticket": tickets.STATUS_LABELS,
 }

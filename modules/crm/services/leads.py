@@ -327,8 +327,9 @@ async def create_lead(
     number: str | None = None,
 ) -> Lead:
     """A lead a member enters (the form, the API, an import row). With ``owner_id`` it is
-    theirs (an active member); without, the assignment rules place it. ``number`` stands in
-    for the next one (an import's dry run draws none)."""
+    theirs (an active member); without, the assignment rules place it, and when no rule
+    matches it is the entering member's own (as in Odoo: nobody loses sight of it).
+    ``number`` stands in for the next one (an import's dry run draws none)."""
     actor.require(codes.LEAD_WRITE)
     lead = await check(session, typed_of(data))
     if not data.allow_duplicates and (candidates := await find_duplicates(session, actor, lead)):
@@ -344,6 +345,9 @@ async def create_lead(
             region=lead.region,
             fallback_department=actor.department_id,
         )
+        if placed.team_id is None:  # no rule for it: it stays with whoever entered it
+            department = await assignment.owner_department(session, actor.user_id)
+            placed = assignment.Assignment(None, actor.user_id, department)
     return await _insert(session, lead, placed, number=number)
 
 

@@ -49,13 +49,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import numbering
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import publish
-from core.i18n import N_
+from core.i18n import N_, gettext
 from core.models import Membership, User
 from core.parties.models import Party
 from core.permissions import Actor, visible
 from core.products.currency import base_currency
 from core.products.models import Product
-from core.records.timeline import track_changes
+from core.records.timeline import Money, track_changes
 from modules.crm import permissions as codes
 from modules.crm.access import scoped_customer, scoped_get
 from modules.crm.events import OpportunityClosed
@@ -66,6 +66,7 @@ from modules.crm.schemas.sales import (
     OpportunityPage,
     OpportunitySummary,
 )
+from modules.crm.services.pipelines import KIND_LABELS
 from modules.crm.services.profiles import ensure_customer
 
 NAME_MAX = 200
@@ -600,8 +601,8 @@ async def _tracked(session: AsyncSession, opportunity: Opportunity) -> dict[str,
     return {
         "name": opportunity.name,
         "stage": stage_name,
-        "status": opportunity.status,
-        "amount": opportunity.amount,
+        "status": gettext(KIND_LABELS[opportunity.status]),  # in the writer's language
+        "amount": Money(opportunity.amount, opportunity.currency),
         "expected_close_on": opportunity.expected_close_on,
         "owner": owners.get(opportunity.owner_id),
         "close_reason": opportunity.close_reason or None,

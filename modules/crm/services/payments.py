@@ -26,7 +26,7 @@ from core.orm import uuid7
 from core.parties.models import Party
 from core.permissions import Actor, visible
 from core.records.models import Notification
-from core.records.timeline import track_changes
+from core.records.timeline import Money, track_changes
 from modules.crm import events
 from modules.crm import permissions as codes
 from modules.crm.models import Contract, Installment, Payment
@@ -118,8 +118,8 @@ async def _after_receipt(
         RECORD,
         contract.id,
         payment.recorded_by,
-        {"received": received_before},
-        {"received": received_before + payment.amount},
+        {"received": Money(received_before, contract.currency)},
+        {"received": Money(received_before + payment.amount, contract.currency)},
         RECEIVED_TRACKED,
     )
     await publish(

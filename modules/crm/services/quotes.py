@@ -44,7 +44,7 @@ from core import mail, numbering
 from core.context import TenantContext
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.events import publish
-from core.i18n import N_, use_locale
+from core.i18n import N_, gettext, use_locale
 from core.parties.models import Party, PartyAddress, PartyContactPoint
 from core.permissions import Actor, visible
 from core.products import tax
@@ -52,7 +52,7 @@ from core.products.currency import base_currency
 from core.products.models import Product, TaxRate
 from core.records import images
 from core.records.storage import FileStore
-from core.records.timeline import track_changes
+from core.records.timeline import Money, track_changes
 from modules.crm import permissions as codes
 from modules.crm.access import scoped_customer, scoped_get
 from modules.crm.events import QuoteAccepted
@@ -72,6 +72,14 @@ DESCRIPTION_MAX = 500
 MAX_PAGE = 200
 HUNDRED = Decimal(100)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+#: A quote's statuses as people read them (msgids).
+STATUS_LABELS = {
+    "draft": N_("Draft"),
+    "sent": N_("Sent"),
+    "accepted": N_("Accepted"),
+    "rejected": N_("Rejected"),
+    "superseded": N_("Superseded"),
+}
 TRACKED = {
     "status": N_("Status"),
     "valid_until": N_("Valid until"),
@@ -424,9 +432,9 @@ def _refuse_unless_draft(quote: Quote) -> None:
 
 def _tracked(quote: Quote, sent_to: str | None = None) -> dict[str, Any]:
     return {
-        "status": quote.status,
+        "status": gettext(STATUS_LABELS[quote.status]),  # in the writer's language
         "valid_until": quote.valid_until,
-        "total": quote.total,
+        "total": Money(quote.total, quote.currency),
         "sent_to": sent_to,
     }
 

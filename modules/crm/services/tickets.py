@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import numbering
 from core.errors import Conflict, ValidationFailed
 from core.events import publish
-from core.i18n import N_
+from core.i18n import N_, gettext
 from core.models import Membership, User
 from core.parties.models import Party
 from core.permissions import Actor, visible
@@ -153,8 +153,9 @@ async def _tracked(session: AsyncSession, ticket: Ticket) -> dict[str, object]:
     if ticket.owner_id is not None:
         assignee = await session.scalar(select(User.display_name).where(User.id == ticket.owner_id))
     return {
-        "status": ticket.status,
-        "priority": ticket.priority,
+        # Statuses and priorities in the writer's language, as leads' and contracts' are.
+        "status": gettext(STATUS_LABELS[ticket.status]),
+        "priority": gettext(PRIORITY_LABELS[ticket.priority]),
         "assignee": assignee,
         "subject": ticket.subject,
         "description": ticket.description,
@@ -218,8 +219,8 @@ async def move_ticket(
         RECORD,
         ticket.id,
         actor.user_id,
-        {"status": before},
-        {"status": status},
+        {"status": gettext(STATUS_LABELS[before])},
+        {"status": gettext(STATUS_LABELS[status])},
         {"status": TRACKED["status"]},
     )
     return ticket

@@ -1,6 +1,7 @@
 """Contract pages under ``/t/{slug}/crm/contracts``: the list, the form for a new contract
 (directly, or ``?quote_id=`` from an accepted quote) and for a draft's changes, and a
-contract's page: its terms, the payment plan (typed, or split evenly), approval, signing,
+contract's page: its terms, the payment plan (typed, or split evenly), approval (an owner or
+admin decides one waiting for core's default rule there), signing,
 completing and terminating, the installments with what is overdue, the payments (and the
 form to record one), the attachments and the timeline.
 
@@ -197,7 +198,8 @@ async def new_contract_page(
     quote, party = maybe_id(quote_id), maybe_id(customer_id)
     form.update(quote_id=str(quote or ""), party_id=str(party or ""), discount_percent="0")
     if quote is not None:
-        form["title"] = (await quote_for_contract(session, actor, quote)).number
+        written_from = await quote_for_contract(session, actor, quote)
+        form["title"] = await contracts.suggested_title(session, written_from)
     return await _form_page(session, tenant, actor, form)
 
 
@@ -403,6 +405,7 @@ async def contract_detail(
         payments=received,
         methods=METHODS,
         can_write=can_write,
+        can_decide=await contracts.may_decide(session, actor, contract),
         can_pay=actor.can(codes.PAYMENT_WRITE) and contract.status == "signed",
         finance_records=FINANCE in tenant.enabled,
         **sections,
@@ -499,6 +502,16 @@ async def _submit(on: Posted) -> None:
     )
 
 
+async def _decide(on: Posted) -> None:
+    """The approve (``approve=1``) or reject (``approve=0``) button, and the comment."""
+    if on.form["approve"] not in ("1", "0"):
+        raise ValidationFailed("Choose to approve or to reject.")
+    approve = on.form["approve"] == "1"
+    await contracts.decide_approval(
+        on.session, on.actor, on.contract_id, approve=approve, comment=on.form["comment"]
+    )
+
+
 async def _sign(on: Posted) -> None:
     day = required("signed_on", read_day("signed_on", on.form["signed_on"]))
     await contracts.sign_contract(on.session, on.actor, on.contract_id, day)
@@ -520,6 +533,7 @@ STEPS: dict[str, tuple[tuple[str, ...] | None, Callable[[Posted], Awaitable[None
     "split": (("count", "first_due_on"), _split_plan),
     "clear": (("confirm",), _clear_plan),
     "submit": ((), _submit),
+    "decide": (("approve", "comment"), _decide),
     "sign": (("signed_on",), _sign),
     "complete": (("confirm",), _complete),
     "terminate": (("reason", "confirm"), _terminate),

@@ -494,8 +494,8 @@ async def test_a_contract_below_the_auto_approval_amount_is_approved_at_once_and
     assert approved["contract_id"] == str(made.id)
     assert approved["amount"] == "12000.00"
     assert await history(floor, made.id) == [
-        ("change", [("status", "draft", "pending_approval")]),
-        ("change", [("status", "pending_approval", "approved")]),
+        ("change", [("status", "Draft", "Pending approval")]),
+        ("change", [("status", "Pending approval", "Approved")]),
         ("comment", "Approved automatically: the amount is below the workspace's limit."),
     ]
 
@@ -527,7 +527,7 @@ async def test_a_pending_contract_is_approved_or_rejected_by_the_decision_event(
         "draft",
     ]
     assert (await history(floor, second.id))[-2:] == [
-        ("change", [("status", "pending_approval", "draft")]),
+        ("change", [("status", "Pending approval", "Draft")]),
         ("comment", "Discount too deep"),
     ]
     [approved] = await published(floor, "crm.contract_approved.v1")
@@ -619,7 +619,7 @@ async def test_a_contract_is_completed_by_hand_or_terminated_with_a_reason(
             with pytest.raises(Conflict):
                 await contracts.complete_contract(session, wei, closed.id)
     assert (await history(floor, approved.id))[-2:] == [
-        ("change", [("status", "approved", "terminated")]),
+        ("change", [("status", "Approved", "Terminated")]),
         ("comment", "The customer went bankrupt."),
     ]
 
@@ -680,7 +680,7 @@ async def test_an_engine_that_decides_on_the_spot_is_applied_the_same_way(
     submitted = await submit(shop, wei, made.id)
     assert submitted.status == "draft"
     assert (await history(shop, made.id))[-2:] == [
-        ("change", [("status", "pending_approval", "draft")]),
+        ("change", [("status", "Pending approval", "Draft")]),
         ("comment", "decided by the addon"),
     ]
     async with shop.session() as session:

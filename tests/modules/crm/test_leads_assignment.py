@@ -137,7 +137,7 @@ async def test_round_robin_goes_to_the_longest_idle_under_the_daily_cap(
     assert (left.owner_id, left.team_id) == (None, team)
 
 
-async def test_a_lead_nobody_can_take_is_unassigned_and_seen_by_its_departments_managers(
+async def test_a_lead_nobody_can_take_is_unassigned_and_one_no_rule_takes_is_its_creators(
     floor: SalesFloor, admin: Actor
 ) -> None:
     sales = await floor.department("Sales")
@@ -148,17 +148,20 @@ async def test_a_lead_nobody_can_take_is_unassigned_and_seen_by_its_departments_
 
     capped = await new_lead(floor, admin, 1, source="web_form")
     assert (capped.owner_id, capped.team_id, capped.department_id) == (None, team, sales)
-    no_rule = await new_lead(floor, wei, 2, source="referral")  # no rule: the creator's dept
-    assert (no_rule.owner_id, no_rule.team_id, no_rule.department_id) == (None, None, sales)
-    no_one = await new_lead(floor, admin, 3, source="referral")
-    assert no_one.department_id is None
+    no_rule = await new_lead(floor, wei, 2, source="referral")  # no rule: the creator's own
+    assert (no_rule.owner_id, no_rule.team_id, no_rule.department_id) == (
+        wei.user_id,
+        None,
+        sales,
+    )
 
     async with floor.session() as session:
-        assert await leads.list_leads(session, wei) == leads.LeadPage(items=[], next_cursor=None)
+        mine = await leads.list_leads(session, wei)
+        assert [i.name for i in mine.items] == ["Lead 2"]
         managed = await leads.list_leads(session, boss, owner="none")
-        assert [i.name for i in managed.items] == ["Lead 2", "Lead 1"]
-        everything = await leads.list_leads(session, admin, owner="none")
-        assert [i.name for i in everything.items] == ["Lead 3", "Lead 2", "Lead 1"]
+        assert [i.name for i in managed.items] == ["Lead 1"]
+        everything = await leads.list_leads(session, admin)
+        assert [i.name for i in everything.items] == ["Lead 2", "Lead 1"]
         given = await leads.assign_lead(session, boss, capped.id, wei.user_id)
     assert given.owner_id == wei.user_id
 

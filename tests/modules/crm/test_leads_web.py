@@ -254,25 +254,36 @@ async def test_the_lead_pages_create_warn_of_duplicates_and_work_the_lead(
     assert 'id="convert-lead"' not in converted.text  # nothing left to do with it
 
 
-async def test_a_lead_its_creator_cannot_see_afterwards_leads_back_to_the_list(
-    db: Database, acme: TenantContext, browser: Browser
+async def test_a_lead_the_rules_give_to_someone_else_leads_back_to_the_list(
+    db: Database, acme: TenantContext, owner: httpx.AsyncClient, browser: Browser
 ) -> None:
-    """A salesperson (own scope) types a lead in for the rules to place: no rule matches,
-    so it is unassigned, and they land on the list with a notice, not on a 404."""
-    mia = await user(db, "Mia")
+    """A salesperson (own scope) types a lead in: with no rule for it, it is theirs and
+    they land on its page; when a rule gives it to someone else, they land on the list
+    with a notice, not on a 404."""
+    mia, kai = await user(db, "Mia"), await user(db, "Kai")
     await join(db, acme, mia)
+    await join(db, acme, kai)
     as_mia = await browser(mia)
     form = await as_mia.get(f"{PAGES}/leads/new", headers=HTML)
-    made = await as_mia.post(
-        f"{PAGES}/leads/new",
-        data={"_csrf_token": csrf(form), "name": "Unassigned one", "source": "manual"},
-        headers=HTML,
+    fields = {"_csrf_token": csrf(form), "name": "Her own one", "source": "manual"}
+    mine = await as_mia.post(f"{PAGES}/leads/new", data=fields, headers=HTML)
+    assert mine.status_code == 303
+    assert (await as_mia.get(mine.headers["location"], headers=HTML)).status_code == 200
+    assert (await leads_of(db, acme))[0].owner_id == mia.id
+
+    team = (await owner.post(f"{API}/teams", json={"name": "Inside sales"})).json()
+    await owner.post(f"{API}/teams/{team['id']}/members", json={"user_id": str(kai.id)})
+    await owner.post(
+        f"{API}/assignment-rules", json={"name": "Typed", "team_id": team["id"], "source": "manual"}
     )
-    assert made.status_code == 303
-    assert made.headers["location"].startswith("/t/acme/crm/leads?created=LD-")
-    listed = await as_mia.get(made.headers["location"], headers=HTML)
+    theirs = await as_mia.post(
+        f"{PAGES}/leads/new", data={**fields, "name": "Kai's one"}, headers=HTML
+    )
+    assert theirs.status_code == 303
+    assert theirs.headers["location"].startswith("/t/acme/crm/leads?created=LD-")
+    listed = await as_mia.get(theirs.headers["location"], headers=HTML)
     assert 'id="lead-created"' in listed.text
-    assert (await leads_of(db, acme))[0].owner_id is None
+    assert (await leads_of(db, acme))[1].owner_id == kai.id
 
 
 async def test_the_lead_settings_pages_refuse_beside_the_input_and_save(

@@ -67,7 +67,7 @@ async def test_the_board_moves_a_card_by_htmx_and_asks_why_it_was_won(
     assert f'id="card-{made.id}"' in board.text
     assert board.text.count('class="board-column card"') == 6
     assert 'draggable="true"' in board.text
-    assert "requestSubmit" in board.text
+    assert '<script src="/static/atrium.js" defer>' in board.text  # drags send the form
     token = csrf(board)
     url = f"/t/acme/crm/opportunities/{made.id}/move"
 

@@ -78,7 +78,7 @@ async def test_a_payment_pays_its_installment_and_the_last_one_completes_the_con
         ("change", [("received", "0", "200.00")]),
         ("change", [("received", "200.00", "500.00")]),
         ("change", [("received", "500.00", "1000.00")]),
-        ("change", [("status", "signed", "completed")]),
+        ("change", [("status", "Signed", "Completed")]),
     ]
 
 

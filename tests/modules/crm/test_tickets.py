@@ -104,12 +104,13 @@ async def test_a_ticket_moves_through_its_statuses_with_each_move_on_its_timelin
         with pytest.raises(ValidationFailed):
             await tickets.move_ticket(session, wei, made.id, "explode")
         entries = await timeline(session, "crm.ticket", made.id)
+    # In the writer's language: the member's is English here.
     assert [(c["from"], c["to"]) for e in reversed(entries) for c in e.changes] == [
-        ("open", "in_progress"),
-        ("in_progress", "resolved"),
-        ("resolved", "open"),
-        ("open", "resolved"),
-        ("resolved", "closed"),
+        ("Waiting", "In progress"),
+        ("In progress", "Resolved"),
+        ("Resolved", "Waiting"),
+        ("Waiting", "Resolved"),
+        ("Resolved", "Closed"),
     ]
 
 
@@ -136,7 +137,7 @@ async def test_changing_priority_moves_the_due_time_and_reassigning_moves_the_de
         assert (changed.owner_id, changed.department_id) == (mei.user_id, support)
         [entry] = await timeline(session, "crm.ticket", made.id)
         assert [(c["field"], c["from"], c["to"]) for c in entry.changes] == [
-            ("priority", "low", "high"),
+            ("priority", "Low", "High"),
             ("assignee", "Wei", "Mei"),
             ("subject", "Kettle leaks", "Kettle leaks badly"),
             ("description", "", "Since Monday."),
