@@ -1,16 +1,24 @@
-"""What page handlers share for their forms: trying a form's action, and what a refused
-form shows again (the reason beside its input, with what was typed)."""
+"""What page handlers share for their forms: reading what was typed (each refusal naming
+its input), trying a form's action, and what a refused form shows again (the reason
+beside its input, with what was typed)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
+from litestar import Response
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_303_SEE_OTHER
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DomainError, ValidationFailed
+from core.exchange.imports import decimal
+from core.i18n import N_
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +62,88 @@ def optional_day(value: str) -> date | None:
         raise ValidationFailed(
             "{value} is not a date; use the form {example}.", value=value, example="2026-03-05"
         ) from None
+
+
+# --- reading what was typed --------------------------------------------------------------------
+
+
+def typed_in(data: Mapping[str, str], *names: str) -> dict[str, str]:
+    """The form's inputs ``names`` as typed (a missing one is blank): what a refusal shows."""
+    return {name: data.get(name, "") for name in names}
+
+
+def read(field: str, value: str, parse: Callable[[str], Any]) -> Any:
+    """``parse(value)``; a refusal names ``field`` (the input it belongs to)."""
+    try:
+        return parse(value)
+    except ValidationFailed as error:
+        raise ValidationFailed(error.message, **{**error.params, "field": field}) from None
+
+
+def read_decimal(field: str, value: str, *, blank: Decimal | None = None) -> Decimal | None:
+    """A number as typed ("1,234.50", "¥12"); blank is ``blank``."""
+    if not value.strip():
+        return blank
+    return read(field, value, decimal)
+
+
+def read_id(field: str, value: str) -> uuid.UUID | None:
+    """A select's value: blank is none; anything but an id did not come from the list."""
+    if not value.strip():
+        return None
+    try:
+        return uuid.UUID(value.strip())
+    except ValueError:
+        raise ValidationFailed("Choose one from the list.", field=field) from None
+
+
+def required_id(field: str, value: str) -> uuid.UUID:
+    """A select's value that may not be left blank."""
+    return required(field, read_id(field, value), N_("Choose one from the list."))
+
+
+def maybe_id(value: str) -> uuid.UUID | None:
+    """An id from a query or a select, or None for anything else (blank, tampered): for
+    what only preselects a choice, where a bad value is no reason to refuse the page."""
+    try:
+        return uuid.UUID(value.strip()) if value.strip() else None
+    except ValueError:
+        return None
+
+
+def read_day(field: str, value: str) -> date | None:
+    """A date (``2026-03-05``); blank is none."""
+    return read(field, value, optional_day)
+
+
+def read_count(field: str, value: str) -> int:
+    """A whole number that must be typed."""
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise ValidationFailed("Enter a whole number.", field=field) from None
+
+
+def required(field: str, value: Any, message: str = "Fill this in.") -> Any:
+    """A form's value that may not be left out (None)."""
+    if value is None:
+        raise ValidationFailed(message, field=field)
+    return value
+
+
+async def answer_form(
+    session: AsyncSession,
+    form: str,
+    form_typed: dict[str, str],
+    action: Callable[[], Awaitable[Any]],
+    *,
+    back: str | Callable[[], str],
+    refused: Callable[[Refusal], Awaitable[Response[Any]]],
+) -> Response[Any]:
+    """A form's action in a savepoint: then to ``back`` (or where ``back()`` says, once the
+    action has run), or ``refused(refusal)`` — the page again with the reason beside its
+    input and what was typed (its 4xx status rolls the request back)."""
+    error = await attempt(session, action)
+    if error is not None:
+        return await refused(Refusal.of(form, form_typed, error))
+    return Redirect(back if isinstance(back, str) else back(), status_code=HTTP_303_SEE_OTHER)

@@ -44,7 +44,7 @@ from core.workspace import export
 from tenants import deletion, services, settings
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession
-from web.forms import Refusal, attempt
+from web.forms import Refusal, attempt, typed_in
 from web.htmx import wants_partial
 from web.tenancy import requires
 
@@ -218,10 +218,6 @@ async def _submit(
     return Redirect(f"{section.url(tenant.slug)}?notice=saved", status_code=HTTP_303_SEE_OTHER)
 
 
-def _typed(data: FormData, *names: str) -> dict[str, str]:
-    return {name: data.get(name, "") for name in names}
-
-
 def _read(field: str, read: Callable[[], Any]) -> Any:
     """A value read from the form's text; a refusal names its input."""
     try:
@@ -292,7 +288,7 @@ async def save_company(
     actor: CurrentActor,
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, *settings.PROFILE_FIELDS)
+    typed = typed_in(data, *settings.PROFILE_FIELDS)
     profile = settings.CompanyProfile(**typed)
     return await _submit(
         request,
@@ -370,7 +366,7 @@ async def set_base(
     actor: CurrentActor,
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, "code")
+    typed = typed_in(data, "code")
 
     async def change() -> None:
         code = _read("code", lambda: currency.check_code(typed["code"]))
@@ -387,7 +383,7 @@ async def enable_currency(
     actor: CurrentActor,
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, "code")
+    typed = typed_in(data, "code")
 
     async def enable() -> None:
         code = _read("code", lambda: currency.check_code(typed["code"]))
@@ -424,7 +420,7 @@ async def add_rate(
     code: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, "valid_on", "rate")
+    typed = typed_in(data, "valid_on", "rate")
 
     async def add() -> None:
         day = _read("valid_on", lambda: _day(typed["valid_on"]))
@@ -472,7 +468,7 @@ async def create_tax_rate(
     actor: CurrentActor,
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, "name", "percent", "kind", "is_default")
+    typed = typed_in(data, "name", "percent", "kind", "is_default")
 
     async def create() -> None:
         rate = _read("percent", lambda: tax.check_rate(_fraction(typed["percent"])))
@@ -536,7 +532,7 @@ async def save_series(
     doc_type: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, "prefix", "pattern")
+    typed = typed_in(data, "prefix", "pattern")
     return await _submit(
         request,
         session,

@@ -27,8 +27,9 @@ from core.workspace import export
 from tenants import deletion
 from web.auth import FormData, client_ip
 from web.deps import CurrentActor, CurrentTenant, DbSession
+from web.forms import typed_in
 from web.htmx import wants_partial
-from web.settings import DATA, MANAGE, _submit, _typed
+from web.settings import DATA, MANAGE, _submit
 from web.tenancy import requires
 
 
@@ -92,7 +93,7 @@ async def delete_workspace(
 ) -> Response[Any]:
     """A refusal (not an owner, the address mistyped) comes back beside the input; once
     deleted, the browser goes to the workspace, which now says it was deleted."""
-    typed = _typed(data, "confirm_slug")
+    typed = typed_in(data, "confirm_slug")
     deleted = False
 
     async def delete() -> None:

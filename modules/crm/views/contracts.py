@@ -42,18 +42,20 @@ from modules.crm.services.contracts import STATUS_LABELS, PlannedInstallment
 from modules.crm.services.payments import FINANCE, METHODS
 from modules.crm.services.quotes import quote_for_contract
 from modules.crm.views.common import page
-from modules.crm.views.opportunities import (
+from modules.crm.views.opportunities import choices_of_contacts, choices_of_customers
+from web.auth import FormData
+from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
+from web.forms import (
+    Refusal,
     answer_form,
-    choices_of_contacts,
-    choices_of_customers,
+    maybe_id,
+    read_count,
     read_day,
     read_decimal,
     read_id,
-    typed,
+    required,
+    typed_in,
 )
-from web.auth import FormData
-from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
-from web.forms import Refusal
 from web.tenancy import requires
 
 TAB = "/crm/contracts"
@@ -69,20 +71,6 @@ FORM_FIELDS = (
     "quote_id",
 )
 BLANK_ROWS = 3  # empty installment rows the plan form offers beyond the plan's own
-
-
-def read_count(field: str, value: str) -> int:
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise ValidationFailed("Enter a whole number.", field=field) from None
-
-
-def required(field: str, value: object) -> Any:
-    """A form's value that may not be left out."""
-    if value is None:
-        raise ValidationFailed("Fill this in.", field=field)
-    return value
 
 
 def confirmed(form: dict[str, str]) -> None:
@@ -178,14 +166,6 @@ async def _form_page(
     )
 
 
-def maybe_id(value: str) -> uuid.UUID | None:
-    """An id from a query or a select, or None for anything else (blank, tampered)."""
-    try:
-        return uuid.UUID(value.strip()) if value.strip() else None
-    except ValueError:
-        return None
-
-
 @get(f"{TAB}/new", guards=[requires(codes.CONTRACT_WRITE)])
 async def new_contract_page(
     session: DbSession,
@@ -227,7 +207,7 @@ async def edit_contract_page(
 async def create_from_page(
     session: DbSession, tenant: CurrentTenant, actor: CurrentActor, data: FormData
 ) -> Response[Any]:
-    form = typed(data, *FORM_FIELDS)
+    form = typed_in(data, *FORM_FIELDS)
     made: list[Contract] = []
 
     async def create() -> None:
@@ -269,7 +249,7 @@ async def update_from_page(
     data: FormData,
 ) -> Response[Any]:
     contract = await contracts.get_contract(session, actor, contract_id)
-    form = typed(data, *FORM_FIELDS[:-1])
+    form = typed_in(data, *FORM_FIELDS[:-1])
 
     async def update() -> None:
         changes = contracts.ContractChanges(
@@ -464,7 +444,7 @@ def _plan_fields(data: FormData) -> dict[str, str]:
     names = [
         name for index in range(1, count + 1) for name in (f"due_on_{index}", f"amount_{index}")
     ]
-    return typed(data, *names)
+    return typed_in(data, *names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -554,7 +534,7 @@ async def step_from_page(
     if step not in STEPS:
         raise NotFound("No contract form {step}.", step=step)
     fields, run = STEPS[step]
-    form = _plan_fields(data) if fields is None else typed(data, *fields)
+    form = _plan_fields(data) if fields is None else typed_in(data, *fields)
 
     posted = Posted(session, tenant, registry, actor, contract_id, form)
     return await on_contract_page(

@@ -22,7 +22,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound
 from core.i18n import N_
 from core.parties.schemas import DuplicateCandidate
 from core.parties.services import DuplicateSuspected
@@ -34,7 +34,7 @@ from modules.crm.services.customers import LEVEL_LABELS, SOURCES, STAGES
 from modules.crm.views.common import page
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession
-from web.forms import Refusal, attempt
+from web.forms import Refusal, attempt, typed_in
 from web.tenancy import requires
 
 TAB = "/crm/customers"
@@ -73,22 +73,8 @@ def notice_of(notice: str | None) -> str | None:
     return NOTICES.get(notice or "")
 
 
-def typed_in(data: FormData, names: tuple[str, ...]) -> dict[str, str]:
-    return {name: data.get(name, "") for name in names}
-
-
 def tags_in(text: str) -> tuple[str, ...]:
     return tuple(t.strip() for t in TAG_SEPARATORS.split(text) if t.strip())
-
-
-def chosen_id(value: str, field: str) -> uuid.UUID | None:
-    """A select's value: blank is none; anything but an id did not come from the list."""
-    if not value.strip():
-        return None
-    try:
-        return uuid.UUID(value.strip())
-    except ValueError:
-        raise ValidationFailed("Choose one from the list.", field=field) from None
 
 
 # --- a new customer --------------------------------------------------------------------------
@@ -128,7 +114,7 @@ async def new_customer_page(tenant: CurrentTenant, actor: CurrentActor) -> Templ
 async def create_from_page(
     session: DbSession, tenant: CurrentTenant, actor: CurrentActor, data: FormData
 ) -> Response[Any]:
-    typed = typed_in(data, NEW_FIELDS)
+    typed = typed_in(data, *NEW_FIELDS)
     made: list[CustomerOut] = []
 
     async def create() -> None:
@@ -185,7 +171,7 @@ async def release_from_page(
     data: FormData,
 ) -> Response[Any]:
     customer = await customers.get_customer(session, actor, party_id)
-    typed = typed_in(data, ("reason",))
+    typed = typed_in(data, "reason")
     error = await attempt(session, lambda: pool.release(session, actor, party_id, typed["reason"]))
     if error is None:
         return await where_now(session, tenant, actor, party_id, "released")
@@ -227,7 +213,7 @@ async def update_from_page(
     data: FormData,
 ) -> Response[Any]:
     customer = await customers.get_customer(session, actor, party_id)
-    typed = typed_in(data, PROFILE_FIELDS)
+    typed = typed_in(data, *PROFILE_FIELDS)
 
     async def update() -> None:
         changes = CustomerChanges(
@@ -282,7 +268,7 @@ async def update_contact_from_page(
 ) -> Response[Any]:
     customer = await customers.get_customer(session, actor, party_id)
     contact = await contacts.get_contact(session, actor, party_id, contact_id)
-    typed = typed_in(data, CONTACT_FIELDS)
+    typed = typed_in(data, *CONTACT_FIELDS)
 
     async def update() -> None:
         changes = ContactChanges(**typed, allow_duplicates=data.get("allow_duplicates") == "1")

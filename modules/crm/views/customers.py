@@ -23,7 +23,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -68,14 +68,12 @@ from modules.crm.views.customer_forms import (
     TAB,
     candidates_of,
     choices,
-    chosen_id,
     notice_of,
-    typed_in,
     where_now,
 )
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
-from web.forms import Refusal, attempt, optional_day
+from web.forms import Refusal, attempt, read_day, read_id, typed_in
 from web.htmx import wants_partial
 from web.members import member_page
 from web.tenancy import requires
@@ -343,7 +341,7 @@ async def follow_up_from_page(
     party_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    typed = typed_in(data, FOLLOW_UP_FIELDS)
+    typed = typed_in(data, *FOLLOW_UP_FIELDS)
 
     async def record() -> None:
         zone = await followups.time_zone_of(session, actor.user_id)
@@ -351,9 +349,9 @@ async def follow_up_from_page(
             kind=typed["kind"],
             content=typed["content"],
             happened_at=_local_time(typed["happened_at"], zone),
-            contact_id=chosen_id(typed["contact_id"], "contact_id"),
-            opportunity_id=chosen_id(typed["opportunity_id"], "opportunity_id"),
-            next_on=_day(typed["next_on"], "next_on"),
+            contact_id=read_id("contact_id", typed["contact_id"]),
+            opportunity_id=read_id("opportunity_id", typed["opportunity_id"]),
+            next_on=read_day("next_on", typed["next_on"]),
         )
         await followups.record_follow_up(session, actor, party_id, new)
 
@@ -370,13 +368,6 @@ async def follow_up_from_page(
         section=FOLLOW_UPS,
         notice="recorded",
     )
-
-
-def _day(typed: str, field: str) -> date | None:
-    try:
-        return optional_day(typed)
-    except ValidationFailed as error:
-        raise customers.in_field(field, error) from None
 
 
 def _local_time(typed: str, zone: ZoneInfo) -> datetime | None:
@@ -406,7 +397,7 @@ async def contact_from_page(
     party_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    typed = typed_in(data, CONTACT_FIELDS)
+    typed = typed_in(data, *CONTACT_FIELDS)
 
     async def add() -> None:
         new = ContactIn(**typed, allow_duplicates=data.get("allow_duplicates") == "1")
@@ -436,10 +427,10 @@ async def transfer_from_page(
     party_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    typed = typed_in(data, ("owner_id",))
+    typed = typed_in(data, "owner_id")
 
     async def transfer() -> None:
-        owner_id = chosen_id(typed["owner_id"], "owner_id")
+        owner_id = read_id("owner_id", typed["owner_id"])
         if owner_id is None:
             raise ValidationFailed("Choose the new owner.", field="owner_id")
         await customers.transfer_customer(session, actor, party_id, owner_id)

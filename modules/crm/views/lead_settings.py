@@ -42,10 +42,9 @@ from modules.crm.schemas.leads import (
 from modules.crm.services import assignment, web_forms
 from modules.crm.services.leads import SOURCE_LABELS
 from modules.crm.views.common import page
-from modules.crm.views.leads import optional_id
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession
-from web.forms import Refusal, attempt
+from web.forms import Refusal, attempt, read_id, required_id, typed_in
 from web.members import member_page
 from web.tenancy import requires
 
@@ -58,10 +57,6 @@ CAP_CHOICES = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 75, 100, 
 
 
 # --- reading the forms' text -------------------------------------------------------------------
-
-
-def _typed(data: FormData, *names: str) -> dict[str, str]:
-    return {name: data.get(name, "") for name in names}
 
 
 def _whole(value: str, field: str, message: str, **params: Any) -> int | None:
@@ -91,13 +86,6 @@ def _priority(value: str) -> int:
         max=assignment.MAX_CAP,
     )
     return 100 if priority is None else priority
-
-
-def _required_id(value: str, field: str) -> uuid.UUID:
-    found = optional_id(value, field)
-    if found is None:
-        raise ValidationFailed("Choose one from the list.", field=field)
-    return found
 
 
 # --- the pages ---------------------------------------------------------------------------------
@@ -194,10 +182,10 @@ async def create_team(
     actor: CurrentActor,
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, "name", "department_id")
+    typed = typed_in(data, "name", "department_id")
 
     async def create() -> None:
-        department = optional_id(typed["department_id"], "department_id")
+        department = read_id("department_id", typed["department_id"])
         await assignment.create_team(
             session, actor, TeamIn(name=typed["name"], department_id=department)
         )
@@ -214,12 +202,12 @@ async def update_team(
     team_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, "name", "department_id", "active")
+    typed = typed_in(data, "name", "department_id", "active")
 
     async def update() -> None:
         changes = TeamChanges(
             name=typed["name"],
-            department_id=optional_id(typed["department_id"], "department_id"),
+            department_id=read_id("department_id", typed["department_id"]),
             active=bool(typed["active"]),
         )
         await assignment.update_team(session, actor, team_id, changes)
@@ -236,11 +224,11 @@ async def add_team_member(
     team_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, "user_id", "daily_cap")
+    typed = typed_in(data, "user_id", "daily_cap")
 
     async def add() -> None:
         member = TeamMemberIn(
-            user_id=_required_id(typed["user_id"], "user_id"), daily_cap=_cap(typed["daily_cap"])
+            user_id=required_id("user_id", typed["user_id"]), daily_cap=_cap(typed["daily_cap"])
         )
         await assignment.add_member(session, actor, team_id, member)
 
@@ -258,7 +246,7 @@ async def update_team_member(
     member_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, "daily_cap", "active")
+    typed = typed_in(data, "daily_cap", "active")
 
     async def update() -> None:
         changes = TeamMemberChanges(
@@ -303,7 +291,7 @@ def _rule(typed: dict[str, str]) -> dict[str, Any]:
         "priority": _priority(typed["priority"]),
         "source": typed["source"] or None,
         "region": typed["region"] or None,
-        "team_id": _required_id(typed["team_id"], "team_id"),
+        "team_id": required_id("team_id", typed["team_id"]),
     }
 
 
@@ -315,7 +303,7 @@ async def create_rule(
     actor: CurrentActor,
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, *RULE_FIELDS)
+    typed = typed_in(data, *RULE_FIELDS)
 
     async def create() -> None:
         await assignment.create_rule(session, actor, RuleIn(**_rule(typed)))
@@ -332,7 +320,7 @@ async def update_rule(
     rule_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, *RULE_FIELDS, "active")
+    typed = typed_in(data, *RULE_FIELDS, "active")
 
     async def update() -> None:
         changes = RuleChanges(**_rule(typed), active=bool(typed["active"]))
@@ -372,13 +360,13 @@ async def create_web_form(
     actor: CurrentActor,
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, "name", "source", "team_id")
+    typed = typed_in(data, "name", "source", "team_id")
 
     async def create() -> None:
         form = WebFormIn(
             name=typed["name"],
             source=typed["source"] or "web_form",
-            team_id=optional_id(typed["team_id"], "team_id"),
+            team_id=read_id("team_id", typed["team_id"]),
         )
         await web_forms.create_form(session, actor, form)
 
@@ -394,13 +382,13 @@ async def update_web_form(
     form_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, "name", "source", "team_id", "active")
+    typed = typed_in(data, "name", "source", "team_id", "active")
 
     async def update() -> None:
         changes = WebFormChanges(
             name=typed["name"],
             source=typed["source"],
-            team_id=optional_id(typed["team_id"], "team_id"),
+            team_id=read_id("team_id", typed["team_id"]),
             active=bool(typed["active"]),
         )
         await web_forms.update_form(session, actor, form_id, changes)

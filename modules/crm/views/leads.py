@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
 from core.errors import DomainError, ValidationFailed
-from core.exchange.imports import IMPORT_PERMISSION, decimal
+from core.exchange.imports import IMPORT_PERMISSION
 from core.models import User
 from core.parties.models import Party
 from core.parties.services import DuplicateSuspected
@@ -47,7 +47,7 @@ from modules.crm.services.leads import OPEN_STATUSES, SOURCE_LABELS, STATUS_LABE
 from modules.crm.views.common import page
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
-from web.forms import Refusal, attempt, optional_day
+from web.forms import Refusal, attempt, read_day, read_decimal, read_id, typed_in
 from web.htmx import wants_partial
 from web.members import member_page
 from web.tenancy import requires
@@ -63,10 +63,6 @@ CONVERT_FIELDS = (
     "amount",
     "expected_close_on",
 )
-
-
-def _typed(data: FormData, names: tuple[str, ...]) -> dict[str, str]:
-    return {name: data.get(name, "") for name in names}
 
 
 def _choices() -> dict[str, Any]:
@@ -182,7 +178,7 @@ def _owner(value: str) -> uuid.UUID | UnsetType:
 async def create_from_page(
     session: DbSession, tenant: CurrentTenant, actor: CurrentActor, data: FormData
 ) -> Response[Any]:
-    typed = _typed(data, (*LEAD_FIELDS, "owner_id"))
+    typed = typed_in(data, *LEAD_FIELDS, "owner_id")
     made: list[Lead] = []
 
     async def create() -> None:
@@ -248,7 +244,7 @@ async def update_from_page(
     data: FormData,
 ) -> Response[Any]:
     lead = await leads.get_lead(session, actor, lead_id)
-    typed = _typed(data, LEAD_FIELDS)
+    typed = typed_in(data, *LEAD_FIELDS)
     error = await attempt(
         session, lambda: leads.update_lead(session, actor, lead_id, LeadChanges(**typed))
     )
@@ -360,7 +356,10 @@ async def change_status(
     lead_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, ("status",))
+    typed = typed_in(
+        data,
+        "status",
+    )
     changes = LeadChanges(status=typed["status"])
     return await _act_on_lead(
         session,
@@ -383,7 +382,10 @@ async def assign_from_page(
     lead_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, ("owner_id",))
+    typed = typed_in(
+        data,
+        "owner_id",
+    )
 
     async def assign() -> None:
         owner = _owner(typed["owner_id"])
@@ -403,7 +405,10 @@ async def disqualify_from_page(
     lead_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, ("reason",))
+    typed = typed_in(
+        data,
+        "reason",
+    )
     return await _act_on_lead(
         session,
         tenant,
@@ -468,30 +473,6 @@ async def convert_page(
     return await _convert_page(session, tenant, actor, lead, typed)
 
 
-def optional_id(value: str, field: str) -> uuid.UUID | None:
-    """A select's value: blank is none; anything but an id did not come from the list."""
-    if not value.strip():
-        return None
-    try:
-        return uuid.UUID(value.strip())
-    except ValueError:
-        raise ValidationFailed("Choose one from the list.", field=field) from None
-
-
-def _amount(value: str) -> Decimal:
-    try:
-        return decimal(value) if value.strip() else Decimal(0)
-    except ValidationFailed as error:
-        raise ValidationFailed(error.message, **error.params, field="amount") from None
-
-
-def _day(value: str) -> Any:
-    try:
-        return optional_day(value)
-    except ValidationFailed as error:
-        raise ValidationFailed(error.message, **error.params, field="expected_close_on") from None
-
-
 @post("/crm/leads/{lead_id:uuid}/convert", guards=[requires(codes.LEAD_WRITE)])
 async def convert_from_page(
     session: DbSession,
@@ -500,7 +481,7 @@ async def convert_from_page(
     lead_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    typed = _typed(data, CONVERT_FIELDS)
+    typed = typed_in(data, *CONVERT_FIELDS)
 
     async def convert() -> None:
         await lead_conversion.convert(
@@ -508,13 +489,13 @@ async def convert_from_page(
             actor,
             lead_id,
             ConvertIn(
-                customer_id=optional_id(typed["customer_id"], "customer_id"),
+                customer_id=read_id("customer_id", typed["customer_id"]),
                 company_name=typed["company_name"],
                 create_contact=bool(typed["create_contact"]),
                 create_opportunity=bool(typed["create_opportunity"]),
                 opportunity_name=typed["opportunity_name"],
-                amount=_amount(typed["amount"]),
-                expected_close_on=_day(typed["expected_close_on"]),
+                amount=read_decimal("amount", typed["amount"], blank=Decimal(0)),
+                expected_close_on=read_day("expected_close_on", typed["expected_close_on"]),
                 allow_duplicates=data.get("allow_duplicates") == "1",
             ),
         )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -30,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
 from core.errors import Conflict, DomainError, ValidationFailed
-from core.exchange.imports import decimal
 from core.i18n import N_
 from core.models import Membership, User
 from core.parties.models import Party
@@ -45,7 +43,15 @@ from modules.crm.services.opportunities import NewOpportunity, OpportunityFilter
 from modules.crm.views.common import page
 from web.auth import FormData, local_target
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
-from web.forms import Refusal, attempt
+from web.forms import (
+    Refusal,
+    answer_form,
+    attempt,
+    read_day,
+    read_decimal,
+    read_id,
+    typed_in,
+)
 from web.htmx import wants_partial
 from web.tenancy import requires
 
@@ -53,68 +59,7 @@ TAB = "/crm/opportunities"
 CHOICES_MAX = 500  # customers, products and members offered in a form's select
 
 
-# --- reading what a form typed (shared with the quote and pipeline pages) --------------------
-
-
-def read(field: str, value: str, parse: Callable[[str], Any]) -> Any:
-    """``parse(value)``; a refusal names ``field`` (the input it belongs to)."""
-    try:
-        return parse(value)
-    except ValidationFailed as error:
-        raise ValidationFailed(error.message, **{**error.params, "field": field}) from None
-
-
-def read_decimal(field: str, value: str, *, blank: Decimal | None = None) -> Decimal | None:
-    """A number as typed ("1,234.50", "¥12"); blank is ``blank``."""
-    if not value.strip():
-        return blank
-    return read(field, value, decimal)
-
-
-def read_id(field: str, value: str) -> uuid.UUID | None:
-    """A select's value: blank is none; anything but an id did not come from the list."""
-    if not value.strip():
-        return None
-    try:
-        return uuid.UUID(value.strip())
-    except ValueError:
-        raise ValidationFailed("Choose one from the list.", field=field) from None
-
-
-def read_day(field: str, value: str) -> date | None:
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValidationFailed(
-            "{value} is not a date; use the form {example}.",
-            value=value,
-            example="2026-03-05",
-            field=field,
-        ) from None
-
-
-def typed(data: FormData, *names: str) -> dict[str, str]:
-    return {name: data.get(name, "") for name in names}
-
-
-async def answer_form(
-    session: AsyncSession,
-    form: str,
-    form_typed: dict[str, str],
-    action: Callable[[], Awaitable[Any]],
-    *,
-    back: str | Callable[[], str],
-    refused: Callable[[Refusal], Awaitable[Response[Any]]],
-) -> Response[Any]:
-    """A form's action in a savepoint: then to ``back`` (or where ``back()`` says, once the
-    action has run), or ``refused(refusal)`` — the page again with the reason beside its
-    input and what was typed (its 4xx status rolls the request back)."""
-    error = await attempt(session, action)
-    if error is not None:
-        return await refused(Refusal.of(form, form_typed, error))
-    return Redirect(back if isinstance(back, str) else back(), status_code=HTTP_303_SEE_OTHER)
+# --- the choices a form offers (shared with the quote, contract and ticket pages) ------------
 
 
 async def choices_of_products(session: AsyncSession) -> list[tuple[str, str, Decimal]]:
@@ -296,7 +241,7 @@ async def new_opportunity_page(
 async def create_from_page(
     session: DbSession, tenant: CurrentTenant, actor: CurrentActor, data: FormData
 ) -> Response[Any]:
-    form = typed(data, *NEW_FIELDS)
+    form = typed_in(data, *NEW_FIELDS)
     made: list[uuid.UUID] = []
 
     async def create() -> None:
@@ -417,7 +362,7 @@ async def close_from_page(
 ) -> Response[Any]:
     """Won or lost (``outcome``), with the reason."""
     outcome = "won" if data.get("outcome") == "won" else "lost"
-    form = typed(data, "reason")
+    form = typed_in(data, "reason")
     return await _on_page(
         session,
         tenant,
@@ -441,7 +386,7 @@ async def reopen_from_page(
     opportunity_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    form = typed(data, "stage_id")
+    form = typed_in(data, "stage_id")
 
     async def reopen() -> None:
         stage_id = read_id("stage_id", form["stage_id"])
@@ -462,7 +407,7 @@ async def add_line_from_page(
     opportunity_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    form = typed(data, *LINE_FIELDS)
+    form = typed_in(data, *LINE_FIELDS)
 
     async def add() -> None:
         product_id = read_id("product_id", form["product_id"])
@@ -543,7 +488,7 @@ async def move_from_page(
 ) -> Response[Any]:
     """``stage_id`` and, into a won or lost stage, ``reason``. ``next`` is where the
     browser goes back to (the board, or the opportunity's page)."""
-    form = typed(data, "stage_id", "reason")
+    form = typed_in(data, "stage_id", "reason")
     moved: list[opportunities.Moved] = []
 
     async def move() -> None:
@@ -671,7 +616,7 @@ async def update_from_page(
     data: FormData,
 ) -> Response[Any]:
     opportunity = await opportunities.get_opportunity(session, actor, opportunity_id)
-    form = typed(data, *EDIT_FIELDS)
+    form = typed_in(data, *EDIT_FIELDS)
 
     async def update() -> None:
         owner_id = read_id("owner_id", form["owner_id"])

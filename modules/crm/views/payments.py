@@ -21,10 +21,10 @@ from modules.crm.services import payments
 from modules.crm.services.payments import FINANCE, METHODS
 from modules.crm.views.common import page
 from modules.crm.views.contracts import TAB as CONTRACTS
-from modules.crm.views.contracts import listing, on_contract_page, required
-from modules.crm.views.opportunities import read_day, read_decimal, typed
+from modules.crm.views.contracts import listing, on_contract_page
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
+from web.forms import read_day, read_decimal, required, typed_in
 from web.tenancy import requires
 
 TAB = "/crm/payments"
@@ -70,7 +70,7 @@ async def pay_from_page(
     installment_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    form = typed(data, *PAYMENT_FIELDS)
+    form = typed_in(data, *PAYMENT_FIELDS)
 
     async def record() -> None:
         received = PaymentIn(

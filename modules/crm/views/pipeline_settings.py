@@ -27,10 +27,9 @@ from modules.crm import permissions as codes
 from modules.crm.models.sales import STAGE_KINDS
 from modules.crm.services import pipelines
 from modules.crm.views.common import page
-from modules.crm.views.opportunities import answer_form, read_decimal, typed
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession
-from web.forms import Refusal
+from web.forms import Refusal, answer_form, read_decimal, typed_in
 from web.tenancy import requires
 
 PATH = "/crm/settings/pipelines"
@@ -107,7 +106,7 @@ async def pipelines_page(
 async def create_pipeline(
     session: DbSession, tenant: CurrentTenant, actor: CurrentActor, data: FormData
 ) -> Response[Any]:
-    form = typed(data, "name")
+    form = typed_in(data, "name")
     return await _submit(
         session,
         tenant,
@@ -126,7 +125,7 @@ async def rename_pipeline(
     pipeline_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    form = typed(data, "name")
+    form = typed_in(data, "name")
     return await _submit(
         session,
         tenant,
@@ -169,7 +168,7 @@ async def add_stage(
     pipeline_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    form = typed(data, *STAGE_FIELDS)
+    form = typed_in(data, *STAGE_FIELDS)
 
     async def add() -> None:
         await pipelines.add_stage(
@@ -193,7 +192,7 @@ async def save_stage(
     stage_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    form = typed(data, *STAGE_FIELDS)
+    form = typed_in(data, *STAGE_FIELDS)
 
     async def save() -> None:
         await pipelines.get_stage(session, stage_id, pipeline_id)

@@ -38,18 +38,13 @@ from modules.crm.services import opportunities, quotes
 from modules.crm.services.quotes import QuoteFilters
 from modules.crm.views.common import page
 from modules.crm.views.opportunities import (
-    answer_form,
     choices_of_contacts,
     choices_of_customers,
     choices_of_products,
-    read_day,
-    read_decimal,
-    read_id,
-    typed,
 )
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
-from web.forms import Refusal
+from web.forms import Refusal, answer_form, read_day, read_decimal, read_id, typed_in
 from web.htmx import wants_partial
 from web.recovery import mailer
 from web.tenancy import requires
@@ -143,7 +138,7 @@ async def new_quote_page(
 async def create_from_page(
     session: DbSession, tenant: CurrentTenant, actor: CurrentActor, data: FormData
 ) -> Response[Any]:
-    form = typed(data, *NEW_FIELDS)
+    form = typed_in(data, *NEW_FIELDS)
     made: list[uuid.UUID] = []
 
     async def create() -> None:
@@ -282,7 +277,7 @@ async def update_from_page(
     quote_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    form = typed(data, *HEADER_FIELDS)
+    form = typed_in(data, *HEADER_FIELDS)
 
     async def update() -> None:
         valid_until = read_day("valid_until", form["valid_until"])
@@ -318,7 +313,7 @@ async def add_line_from_page(
     quote_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    form = typed(data, *LINE_FIELDS)
+    form = typed_in(data, *LINE_FIELDS)
 
     async def add() -> None:
         product_id = read_id("product_id", form["product_id"])
@@ -378,7 +373,7 @@ async def send_from_page(
     data: FormData,
 ) -> Response[Any]:
     """Mail the PDF to the address typed (the form offers the contact's)."""
-    form = typed(data, "to")
+    form = typed_in(data, "to")
     store = file_store(request.app.state.settings)
     return await _on_page(
         session,

@@ -21,17 +21,10 @@ from modules.crm import permissions as codes
 from modules.crm.services import contracts, targets
 from modules.crm.services.opportunities import month_of
 from modules.crm.views.common import page
-from modules.crm.views.contracts import required
-from modules.crm.views.opportunities import (
-    answer_form,
-    choices_of_members,
-    read,
-    read_decimal,
-    typed,
-)
+from modules.crm.views.opportunities import choices_of_members
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession
-from web.forms import Refusal
+from web.forms import Refusal, answer_form, read, read_decimal, required, typed_in
 from web.tenancy import requires
 
 TAB = "/crm/targets"
@@ -105,7 +98,7 @@ async def targets_page(
 async def set_from_page(
     session: DbSession, tenant: CurrentTenant, actor: CurrentActor, data: FormData
 ) -> Response[Any]:
-    form = typed(data, *TARGET_FIELDS)
+    form = typed_in(data, *TARGET_FIELDS)
     shown_year = contracts.today().year
 
     async def save() -> None:

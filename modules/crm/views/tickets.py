@@ -38,18 +38,15 @@ from modules.crm.services.tickets import (
     TicketChanges,
 )
 from modules.crm.views.common import page
-from modules.crm.views.contracts import listing, maybe_id
+from modules.crm.views.contracts import listing
 from modules.crm.views.opportunities import (
-    answer_form,
     choices_of_contacts,
     choices_of_customers,
     choices_of_members,
-    read_id,
-    typed,
 )
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
-from web.forms import Refusal
+from web.forms import Refusal, answer_form, maybe_id, read_id, typed_in
 from web.tenancy import requires
 
 TAB = "/crm/tickets"
@@ -131,7 +128,7 @@ async def new_ticket_page(
 async def open_from_page(
     session: DbSession, tenant: CurrentTenant, actor: CurrentActor, data: FormData
 ) -> Response[Any]:
-    form = typed(data, *NEW_FIELDS)
+    form = typed_in(data, *NEW_FIELDS)
     made: list[Ticket] = []
 
     async def open_it() -> None:
@@ -262,7 +259,7 @@ async def update_from_page(
     ticket_id: FromPath[uuid.UUID],
     data: FormData,
 ) -> Response[Any]:
-    form = typed(data, *EDIT_FIELDS)
+    form = typed_in(data, *EDIT_FIELDS)
 
     async def update() -> None:
         assignee_id = read_id("assignee_id", form["assignee_id"])
