@@ -23,7 +23,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core import audit
@@ -83,6 +83,23 @@ def _check_prefix(prefix: str) -> str:
     return prefix
 
 
+def _upsert(session: AsyncSession, doc_type: str, values: dict[str, object]) -> Insert:
+    """The insert of the tenant's series for ``doc_type``, for the caller to say what a
+    series already there does (changed, or kept)."""
+    return insert(NumberSeries).values(
+        tenant_id=_tenant(session), id=uuid7(), doc_type=doc_type, **values
+    )
+
+
+def _values(prefix: str, pattern: str, gapless: bool, yearly_reset: bool) -> dict[str, object]:
+    return {
+        "prefix": _check_prefix(prefix),
+        "pattern": check_pattern(pattern),
+        "gapless": gapless,
+        "yearly_reset": yearly_reset,
+    }
+
+
 async def configure(
     session: AsyncSession,
     doc_type: str,
@@ -93,16 +110,11 @@ async def configure(
     yearly_reset: bool = True,
 ) -> NumberSeries:
     """Create or change the tenant's series for ``doc_type``; counters are kept."""
-    values = {
-        "prefix": _check_prefix(prefix),
-        "pattern": check_pattern(pattern),
-        "gapless": gapless,
-        "yearly_reset": yearly_reset,
-    }
+    values = _values(prefix, pattern, gapless, yearly_reset)
     await session.execute(
-        insert(NumberSeries)
-        .values(tenant_id=_tenant(session), id=uuid7(), doc_type=doc_type, **values)
-        .on_conflict_do_update(index_elements=["tenant_id", "doc_type"], set_=values)
+        _upsert(session, doc_type, values).on_conflict_do_update(
+            index_elements=["tenant_id", "doc_type"], set_=values
+        )
     )
     series = await _series(session, doc_type)
     await session.refresh(series)
@@ -114,16 +126,11 @@ async def ensure(
 ) -> None:
     """Create the tenant's series for ``doc_type`` with the default pattern unless it has
     one: what a module does when it is enabled, keeping any series the tenant changed."""
-    values = {
-        "prefix": _check_prefix(prefix),
-        "pattern": DEFAULT_PATTERN,
-        "gapless": gapless,
-        "yearly_reset": True,
-    }
+    values = _values(prefix, DEFAULT_PATTERN, gapless, yearly_reset=True)
     await session.execute(
-        insert(NumberSeries)
-        .values(tenant_id=_tenant(session), id=uuid7(), doc_type=doc_type, **values)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "doc_type"])
+        _upsert(session, doc_type, values).on_conflict_do_nothing(
+            index_elements=["tenant_id", "doc_type"]
+        )
     )
 
 
