@@ -18,7 +18,7 @@ from core.i18n import N_, gettext
 from core.permissions import Actor, visible
 from modules.crm import permissions as codes
 from modules.crm.models import Contract, Opportunity, Payment, Quote, Stage, Ticket
-from modules.crm.services import contracts, quotes, tickets
+from modules.crm.services import contracts, payments, quotes, tickets
 from modules.crm.services.pipelines import KIND_LABELS
 
 SHOWN = 20
@@ -30,6 +30,7 @@ STATUSES = {
     "quote": quotes.STATUS_LABELS,
     "contract": contracts.STATUS_LABELS,
     "ticket": tickets.STATUS_LABELS,
+    "payment": payments.METHODS,  # a payment's "status" column says how it came in
 }
 
 
@@ -194,7 +195,7 @@ async def _payments(
             f"/t/{slug}/crm/contracts/{c.id}",
             c.number,
             p.reference or c.title,
-            p.method,
+            _status("payment", p.method),
             p.amount,
             c.currency,
             p.received_on,

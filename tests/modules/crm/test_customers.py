@@ -353,7 +353,7 @@ async def test_the_customer_page_lists_its_records_each_within_its_own_scope(
                 contract_id=contract.id,
                 amount=Decimal("2000"),
                 received_on=date(2026, 4, 2),
-                method="Bank transfer",
+                method="bank_transfer",  # shown as its label
             )
         )
         await session.flush()
