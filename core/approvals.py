@@ -6,24 +6,26 @@ module's workflow), the engine takes it; otherwise core's default rule
 applies: auto-approve below the tenant's amount, else any owner or admin
 decides with :func:`decide`. Every decision is published as
 ``core.approval_decided.v1`` in the deciding transaction, so the requesting
-module learns it through the outbox like any other event.
+module learns it through the outbox like any other event. :func:`waiting` lists
+what waits for core's rule, for the approvers' page (``/t/{slug}/approvals``).
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.events import Event, publish
 from core.i18n import gettext
-from core.models import ApprovalPolicy, ApprovalRequest, Membership
+from core.models import ApprovalPolicy, ApprovalRequest, Membership, User
 from core.plugins.registry import ModuleRegistry
 
 APPROVER_ROLES = ("owner", "admin")
@@ -109,12 +111,7 @@ async def decide(
         raise Conflict(
             "This request is handled by the {engine} approval flow.", engine=request.engine
         )
-    role = await session.scalar(
-        select(Membership.role).where(
-            Membership.user_id == approver_id, Membership.active.is_(True)
-        )
-    )
-    if role not in APPROVER_ROLES:
+    if not await is_approver(session, approver_id):
         raise PermissionDenied("Only an owner or admin of this workspace can decide approvals.")
     return await finish_request(
         session, request, approved=approve, decided_by=approver_id, comment=comment
@@ -189,3 +186,38 @@ def _kind_is(kind: str | None) -> Any:
 
 def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, Decimal | uuid.UUID) else v for k, v in fields.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A request waiting for core's rule, as its approvers' list shows it."""
+
+    request: ApprovalRequest
+    requester_name: str
+
+
+#: The waiting requests one page lists, oldest first (the count in the menu says if more).
+WAITING_SHOWN = 200
+
+
+async def is_approver(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Whether the member decides requests under core's rule: an owner or admin."""
+    role = await session.scalar(
+        select(Membership.role).where(Membership.user_id == user_id, Membership.active.is_(True))
+    )
+    return role in APPROVER_ROLES
+
+
+async def waiting(session: AsyncSession, user_id: uuid.UUID) -> list[Waiting]:
+    """The pending requests core's rule holds, oldest first, for an owner or admin; nothing
+    for anyone else (an approval flow module's requests wait in its own inbox)."""
+    if not await is_approver(session, user_id):
+        return []
+    rows = await session.execute(
+        select(ApprovalRequest, func.coalesce(User.display_name, ""))
+        .join(User, User.id == ApprovalRequest.requester_id)
+        .where(ApprovalRequest.status == "pending", ApprovalRequest.engine == CORE_ENGINE)
+        .order_by(ApprovalRequest.created_at, ApprovalRequest.id)
+        .limit(WAITING_SHOWN)
+    )
+    return [Waiting(request, name) for request, name in rows]

@@ -237,7 +237,8 @@ async def test_owners_see_the_approvals_waiting_for_them(
                 )
             )
     boss_page = await _page(await browser(boss), "/t/acme/")
-    assert '<span class="pill" id="approvals-waiting">Approvals waiting: 2</span>' in boss_page.text
+    assert 'id="approvals-waiting" href="/t/' in boss_page.text  # to the waiting list
+    assert ">Approvals waiting: 2</a>" in boss_page.text
     staff_page = await _page(await browser(staff), "/t/acme/")
     assert 'id="approvals-waiting"' not in staff_page.text  # core's rule: owners and admins
 
