@@ -94,9 +94,9 @@ LEAD_IMPORT = ImportSpec(
     fields=(
         Field(
             "name",
-            N_("Name"),
+            N_("Contact name"),
             required=True,
-            aliases=("Contact", "Contact name", "Full name", "姓名", "联系人", "名字", "客户姓名"),
+            aliases=("Name", "名称", "Contact", "Full name", "姓名", "联系人", "名字", "客户姓名"),
         ),
         Field(
             "company_name",

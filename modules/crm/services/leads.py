@@ -82,7 +82,7 @@ SOURCE_LABELS = {
 }
 #: The fields a change is tracked for on the lead's timeline, with their labels (msgids).
 TRACKED = {
-    "name": N_("Name"),
+    "name": N_("Contact name"),
     "company_name": N_("Company"),
     "title": N_("Job title"),
     "email": N_("E-mail"),
