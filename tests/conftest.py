@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
     from core.models import User
 
+# Stripe stand-in fixtures (stripe_standin, webhook_receiver): tests/stripe_standin/README.md
+pytest_plugins = ["tests.stripe_standin.fixtures"]
+
 TEST_MODULES = ("tests.sample_module.plugin", "tests.sample_addon.plugin")
 _counter = itertools.count()
 
