@@ -121,6 +121,7 @@ CORE_MODELS = (
     "core.parties.models",
     "core.products.models",
     "core.records.models",
+    "billing.models",
 )
 
 
@@ -158,6 +159,10 @@ def managed_modules(registry: ModuleRegistry) -> set[str]:
     return {CORE_BRANCH, *registry.keys}
 
 
+# Billing's tables (billing_*) are in core's branch: billing is the platform's, not a module.
+CORE_BRANCH_PREFIXES = {"billing": CORE_BRANCH}
+
+
 def table_module(table_name: str) -> str:
     return table_name.split("_", 1)[0]
 
@@ -175,6 +180,7 @@ def include_object(cfg: Config) -> Any:
             return False
         module = obj.info.get(MODULE_KEY) if obj.info else None
         module = module or table_module(name or "")
+        module = CORE_BRANCH_PREFIXES.get(module, module)
         if only is not None:
             return module == only
         return module in managed

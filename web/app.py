@@ -30,6 +30,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from billing import views as billing_views
 from core import i18n, mail, migrate
 from core.db import Database
 from core.exchange import api as exchange_api
@@ -140,6 +141,7 @@ def create_app(
             *auth.PAGES,
             *account.PAGES,
             *operator.PAGES,
+            *billing_views.PAGES,
             *recovery.PAGES,
             *signup.PAGES,
             *mailbox.PAGES,

@@ -21,6 +21,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_409_CONFLICT
 
+from billing import catalogue
 from core.errors import Conflict
 from core.settings import Settings
 from tenants import app_store
@@ -56,7 +57,8 @@ async def store(
         context={
             "slug": tenant.slug,
             "cards": await app_store.cards(session, registry),
-            "price": EARLY_ACCESS_PRICE,
+            "prices": await catalogue.shown_prices(session),
+            "early_access": EARLY_ACCESS_PRICE,
             "free": app_store.payment_free(_settings(request)),
             "manages": actor.can(MANAGE),
             "done": done if changed and done in ("enabled", "disabled") else None,

@@ -14,6 +14,7 @@ from litestar import Request, get
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from billing import catalogue
 from core import contributions
 from core import search as core_search
 from core.i18n import N_, gettext
@@ -35,22 +36,25 @@ class PanelOut(msgspec.Struct):
     order: int
 
 
-#: What every module costs, shown on each module's card: the one place the billing issue's
-#: price catalogue replaces.
+#: What a module without a price in the catalogue (:mod:`billing.catalogue`) costs.
 EARLY_ACCESS_PRICE = N_("Free while Atrium is in early access")
 
 
 @get("/", include_in_schema=False)
-async def home(registry: Registry) -> Template:
+async def home(request: Request[Any, Any, Any], registry: Registry) -> Template:
     """Atrium's front door: what it is, where to sign up, and which modules this installation
     offers (install order: a module after those it depends on), with what each costs."""
+    async with request.app.state.db.global_transaction() as session:
+        prices = await catalogue.shown_prices(session)
     modules = [
         {
             "key": m.manifest.key,
             "name": m.manifest.name,
             "summary": m.manifest.summary,
             "depends": [gettext(registry.manifest(key).name) for key in m.manifest.depends],
-            "price": EARLY_ACCESS_PRICE,
+            "price": prices[m.manifest.key].text
+            if m.manifest.key in prices
+            else gettext(EARLY_ACCESS_PRICE),
         }
         for m in registry.modules.values()
     ]
