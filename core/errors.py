@@ -88,6 +88,12 @@ class ModuleDisabled(PermissionDenied):
     code = "module_disabled"
 
 
+class ModuleReadOnly(PermissionDenied):
+    """A write to a read-only (unpaid) module's route; ``module`` names it. Its reads go on."""
+
+    code = "module_read_only"
+
+
 class TenantMismatchError(PermissionDenied):
     """A write would cross the tenant wall (caught by the ORM before RLS sees it)."""
 

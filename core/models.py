@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -265,16 +266,24 @@ class TenantModule(TenantModel):
 
     Enabled means ``enabled`` and not past ``until``. ``source`` says why:
     trial, paid, granted (by the operator) or development (no billing yet).
+    An enabled module is read-only (its pages read, its writes refused) when ``access``
+    says so or once ``read_only_from`` has come (a trial's end, a past-due grace's end);
+    :mod:`billing.entitlements` writes both.
     """
 
     __tablename__ = "core_tenant_module"
-    __table_args__ = (UniqueConstraint("tenant_id", "module_key"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "module_key"),
+        CheckConstraint("access IN ('full', 'read_only')", name="access"),
+    )
 
     module_key: Mapped[str] = mapped_column(String(31))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     source: Mapped[str] = mapped_column(String(20), default="development")
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    access: Mapped[str] = mapped_column(String(10), default="full", server_default="full")
+    read_only_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class OutboxEvent(TenantModel):

@@ -61,6 +61,8 @@ class Settings:
     session_absolute_hours: int = 14 * 24  # and two weeks signs you out regardless
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     stripe: StripeSettings = field(default_factory=StripeSettings)
+    # Days a past-due module stays on (with a banner) before it turns read-only.
+    billing_grace_days: int = 7
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -96,6 +98,7 @@ class Settings:
                 webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
                 api_base=env.get("STRIPE_API_BASE") or None,
             ),
+            billing_grace_days=int(env.get("ATRIUM_BILLING_GRACE_DAYS", "7")),
         )
         settings.validate()
         return settings

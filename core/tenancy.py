@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
@@ -17,15 +17,20 @@ from core.errors import NotFound
 from core.models import Tenant, TenantModule
 
 
+def _enabled(now: datetime) -> ColumnElement[bool]:
+    return TenantModule.enabled.is_(True) & (
+        TenantModule.until.is_(None) | (TenantModule.until > now)
+    )
+
+
+def _read_only(now: datetime) -> ColumnElement[bool]:
+    """An enabled module that reads but takes no writes (as ``core_resolve_request`` says)."""
+    return (TenantModule.access == "read_only") | (TenantModule.read_only_from <= now)
+
+
 async def enabled_modules(session: AsyncSession) -> frozenset[str]:
     """The module keys the session's tenant has on right now."""
-    now = datetime.now(UTC)
-    rows = await session.scalars(
-        select(TenantModule.module_key).where(
-            TenantModule.enabled.is_(True),
-            (TenantModule.until.is_(None)) | (TenantModule.until > now),
-        )
-    )
+    rows = await session.scalars(select(TenantModule.module_key).where(_enabled(datetime.now(UTC))))
     return frozenset(rows)
 
 
@@ -33,10 +38,14 @@ async def tenant_context(session: AsyncSession, tenant_id: uuid.UUID) -> TenantC
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
         raise NotFound("No workspace {id}.", id=str(tenant_id))
+    now = datetime.now(UTC)
+    query = select(TenantModule.module_key, _read_only(now)).where(_enabled(now))
+    rows = (await session.execute(query)).all()
     return TenantContext(
         tenant_id=tenant.id,
         slug=tenant.slug,
-        enabled=await enabled_modules(session),
+        enabled=frozenset(key for key, _ in rows),
+        read_only=frozenset(key for key, read_only in rows if read_only),
         locale=tenant.locale,
     )
 

@@ -448,7 +448,8 @@ class Worker:
         """The handlers of the modules this tenant has enabled, in install order."""
         if event_type == JOB_DUE_EVENT:
             module, job_key = payload.get("module"), payload.get("job")
-            if module != CORE and module not in ctx.enabled:
+            # A read-only (unpaid) module's jobs make new work; they wait until it is paid.
+            if module != CORE and (module not in ctx.enabled or module in ctx.read_only):
                 return []
             for job in self._jobs().get(module, ()):
                 if job.key == job_key:

@@ -9,7 +9,9 @@ A card's status comes from the workspace's ``core_tenant_module`` row:
 - switched on but its end has passed (a trial that ran out, a paid period that lapsed):
   **unpaid**. The module is off for the workspace (:func:`core.tenancy.enabled_modules`
   reads the end), its data kept; enabling it again is the way back. Until the billing
-  issue charges for modules, only an operator's trial that ends gets a workspace here.
+  issue charges for modules, only an operator's trial that ends gets a workspace here;
+- switched on but read-only (a billing trial that ended, a payment past its grace:
+  :mod:`billing.entitlements`): **read-only until paid**, its pages readable, its data kept.
 
 A card has no trial length: trial days are not defined until the billing issue's price
 catalogue (an operator grants trials of any length meanwhile), so the store shows "—".
@@ -40,7 +42,8 @@ from core.plugins.registry import ModuleRegistry
 from core.settings import Settings
 from tenants import services
 
-ENABLED, DISABLED, UNPAID = "enabled", "disabled", "unpaid"
+ENABLED, DISABLED, UNPAID, READ_ONLY = "enabled", "disabled", "unpaid", "read_only"
+ON = (ENABLED, READ_ONLY)  # switched on for the workspace, writable or not
 DEVELOPMENT = "development"  # the enablement source while there is no payment
 MODULE_ENABLED, MODULE_DISABLED = "core.module.enabled", "core.module.disabled"
 
@@ -54,7 +57,7 @@ class ModuleCard:
     summary: str  # a msgid
     version: str
     depends: list[str]  # the names (msgids) of the modules it needs
-    status: str  # ENABLED, DISABLED or UNPAID
+    status: str  # ENABLED, READ_ONLY, DISABLED or UNPAID
     source: str | None = None  # development | granted | trial | paid, while it has a row
     until: datetime | None = None  # when a trial or paid period ends (or ended)
     enabled_dependents: list[str] = field(default_factory=list)  # names of modules needing it
@@ -91,6 +94,8 @@ def _status(row: TenantModule | None, now: datetime) -> str:
         return DISABLED
     if row.until is not None and row.until <= now:
         return UNPAID
+    if row.access == "read_only" or (row.read_only_from is not None and row.read_only_from <= now):
+        return READ_ONLY
     return ENABLED
 
 
@@ -104,7 +109,7 @@ def _card(
     manifest = registry.manifest(key)
     row = rows.get(key)
     status = _status(row, now)
-    dependents = [k for k in registry.dependents(key) if _status(rows.get(k), now) == ENABLED]
+    dependents = [k for k in registry.dependents(key) if _status(rows.get(k), now) in ON]
     return ModuleCard(
         key=key,
         name=manifest.name,
@@ -139,7 +144,7 @@ async def enable_plan(
 ) -> EnablePlan:
     _known(registry, key)
     rows, now = await _rows(session), datetime.now(UTC)
-    also = [k for k in registry.closure(key) if k != key and _status(rows.get(k), now) != ENABLED]
+    also = [k for k in registry.closure(key) if k != key and _status(rows.get(k), now) not in ON]
     return EnablePlan(
         _card(registry, key, rows, now), _names(registry, also), payment_free(settings)
     )

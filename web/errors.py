@@ -29,6 +29,7 @@ from core import logging as log_context
 from core.errors import (
     DomainError,
     ModuleDisabled,
+    ModuleReadOnly,
     TenantDeleted,
     TenantSuspended,
     Unauthenticated,
@@ -115,7 +116,7 @@ def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[
         area = "/operator" if request.url.path.startswith("/operator") else ""
         return Redirect(f"{area}/sign-in?next={quote(here)}", status_code=HTTP_303_SEE_OTHER)
     params = exc.params
-    if isinstance(exc, ModuleDisabled) and params.get("name"):  # a manifest name is a msgid
+    if isinstance(exc, ModuleDisabled | ModuleReadOnly) and params.get("name"):  # a msgid
         params = {**params, "name": gettext(params["name"])}
     body = {"code": exc.code, "message": _translated(exc.message, params), **exc.params}
     if isinstance(exc, ModuleDisabled):

@@ -16,6 +16,11 @@ the user's language, which then settles the request's locale
 (:func:`web.middleware.settle_locale`) before the handler says a word. The
 JSON API (``/api/``) reads none of this.
 
+Billing banners: a module read-only until paid is said on every workspace page to
+everyone (with the way to the app store for owners and admins); a module whose payment
+failed and is in its grace (:mod:`billing.entitlements`) is said to owners and admins
+only, with the date it turns read-only. Both come from the same query.
+
 Approvals waiting: under core's default rule (:mod:`core.approvals`) a pending
 request waits for any owner or admin, so they see the count of pending
 requests core's engine holds. Requests an approval flow module holds (OA)
@@ -27,6 +32,7 @@ when the OA module and its hook exist).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -45,6 +51,7 @@ from core.identity import profile
 from core.models import User
 from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
+from core.roles import ADMIN, OWNER
 from web.account import LOCALE_COOKIE_MAX_AGE
 from web.auth import (
     SESSION_COOKIE,
@@ -81,7 +88,16 @@ SELECT {_USER_COLUMNS}, t.name AS workspace_name,
             THEN (SELECT count(*) FROM (SELECT 1 FROM core_approval_request a
                     WHERE a.tenant_id = t.id AND a.status = 'pending' AND a.engine = :engine
                     LIMIT :cap) waiting)
-            ELSE 0 END AS approvals
+            ELSE 0 END AS approvals,
+       EXISTS (SELECT 1 FROM core_membership m
+                WHERE m.tenant_id = t.id AND m.user_id = u.id AND m.active
+                  AND m.role::text = ANY(CAST(:admin_roles AS text[]))) AS admin,
+       (SELECT jsonb_agg(jsonb_build_array(tm.module_key, tm.read_only_from)
+                         ORDER BY tm.module_key)
+          FROM core_tenant_module tm
+         WHERE tm.tenant_id = t.id AND tm.enabled AND (tm.until IS NULL OR tm.until > now())
+           AND tm.access = 'full' AND tm.source = 'paid' AND tm.read_only_from > now()
+       ) AS past_due
   FROM core_user u, core_tenant t
  WHERE u.id = :user_id AND t.id = :tenant_id
 """
@@ -108,6 +124,18 @@ class ShellFacts:
     workspace_name: str | None = None
     unread: int = 0
     approvals: int = 0
+    admin: bool = False  # an owner or admin of this workspace
+    # (module key, when it turns read-only) of each paid module in its payment's grace
+    past_due: tuple[tuple[str, datetime], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Banner:
+    """A billing notice above the page: ``kind`` is ``past_due`` or ``read_only``."""
+
+    kind: str
+    module_name: str  # a msgid
+    until: datetime | None = None  # past_due: when it turns read-only
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +151,8 @@ class Layout:
     other_workspaces: list[tuple[str, str]] = field(default_factory=list)
     unread: int = 0
     approvals: int = 0
+    banners: list[Banner] = field(default_factory=list)
+    admin: bool = False
 
     @property
     def unread_label(self) -> str:
@@ -147,6 +177,10 @@ def _facts(row: Any) -> ShellFacts:
         workspace_name=mapping.get("workspace_name"),
         unread=mapping.get("unread", 0),
         approvals=mapping.get("approvals", 0),
+        admin=mapping.get("admin", False),
+        past_due=tuple(
+            (key, datetime.fromisoformat(until)) for key, until in mapping.get("past_due") or ()
+        ),
     )
 
 
@@ -158,6 +192,7 @@ async def _workspace_facts(session: AsyncSession, ctx: TenantContext, actor: Act
         "cap": COUNT_CAP,
         "approver_roles": list(APPROVER_ROLES),
         "engine": CORE_ENGINE,
+        "admin_roles": [OWNER, ADMIN],
     }
     return _facts((await sql.execute(WORKSPACE_FACTS, params)).one())
 
@@ -218,7 +253,19 @@ def layout(request: Request[Any, Any, Any], registry: ModuleRegistry) -> Layout:
         if entry.shown_to(actor)
     ]
     name = (facts.workspace_name if facts else None) or ctx.slug
-    return replace(shell, workspace=ctx, workspace_name=name, entries=entries)
+    admin = facts is not None and facts.admin
+    banners = [
+        Banner("past_due", registry.manifest(key).name, until)
+        for key, until in (facts.past_due if admin else ())
+        if key in registry.modules
+    ] + [
+        Banner("read_only", registry.manifest(key).name)
+        for key in sorted(ctx.read_only)
+        if key in registry.modules
+    ]
+    return replace(
+        shell, workspace=ctx, workspace_name=name, entries=entries, banners=banners, admin=admin
+    )
 
 
 @post("/language", include_in_schema=False)

@@ -15,7 +15,10 @@ then builds the request's :class:`~core.permissions.Actor`:
 - a workspace its owner deleted: 403 ``tenant_deleted``, with the date until which
   support can restore it (:mod:`tenants.deletion`);
 - a workspace that requires two-factor sign-in and a member without it: 403;
-- a disabled module's route: the "enable this module" answer.
+- a disabled module's route: the "enable this module" answer;
+- a write (anything but GET, HEAD, OPTIONS) to a read-only (unpaid) module's route: 403
+  ``module_read_only``, saying the data is kept and where to pay; its reads go on
+  (:mod:`billing.entitlements`).
 
 The session is committed (2xx/3xx) or rolled back (anything else) just
 before the response starts, so a client never sees success for work that
@@ -36,7 +39,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import logging as log_context
 from core.context import TenantContext
 from core.db import Database
-from core.errors import ModuleDisabled, NotFound, TwoFactorRequired, Unauthenticated
+from core.errors import (
+    ModuleDisabled,
+    ModuleReadOnly,
+    NotFound,
+    TwoFactorRequired,
+    Unauthenticated,
+)
 from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
 from core.roles import rights
@@ -47,6 +56,8 @@ from web.auth import credentials
 SESSION_KEY = "atrium.session"
 TENANT_KEY = "atrium.tenant"
 ACTOR_KEY = "atrium.actor"
+#: What a read-only module still answers: everything else would write.
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 RESOLVE = text(
     "SELECT * FROM core_resolve_request(:slug, :session_hash, :token_hash, :idle_minutes)"
 )
@@ -94,6 +105,7 @@ async def tenant_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
         tenant_id=row.tenant_id,
         slug=row.tenant_slug,
         enabled=frozenset(row.modules),
+        read_only=frozenset(row.read_only_modules),
         locale=row.tenant_locale,
         user_id=row.user_id,
     )
@@ -103,6 +115,13 @@ async def tenant_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     if module is not None and module not in ctx.enabled:
         raise ModuleDisabled(
             "The {name} module is not enabled for this workspace.",
+            module=module,
+            name=registry.manifest(module).name,
+        )
+    if module in ctx.read_only and connection.method not in READS:
+        raise ModuleReadOnly(
+            "{name} is read-only until its subscription is paid: your data is kept. "
+            "An owner or admin can pay in Apps.",
             module=module,
             name=registry.manifest(module).name,
         )
