@@ -1,4 +1,5 @@
-"""Billing's tables. ``billing_price`` is global operator data (the price catalogue).
+"""Billing's tables. ``billing_price`` is global operator data (the price catalogue);
+``billing_trial`` is a workspace's (its trials, one per module ever).
 
 Billing's tables live in core's migration branch (billing is part of the platform, not
 a module), so :mod:`core.migrate` imports this file with core's models.
@@ -7,13 +8,24 @@ a module), so :mod:`core.migrate` imports this file with core's models.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Money
-from core.orm import GlobalModel
+from core.orm import GlobalModel, TenantModel
 
 MONTH, YEAR = "month", "year"
 INTERVALS = (MONTH, YEAR)
@@ -63,3 +75,30 @@ class BillingPrice(GlobalModel):
     @property
     def synced(self) -> bool:
         return self.stripe_price_id is not None
+
+
+class BillingTrial(TenantModel):
+    """A workspace's free trial of one module: at most one per module, ever.
+
+    ``UNIQUE (tenant_id, module_key)`` is the rule itself, so two owners starting the same
+    trial at once make one trial and one refusal. The module's access (on until
+    ``ends_at``, read-only from it) is in ``core_tenant_module``, written by
+    :mod:`billing.entitlements`; this row is the history the daily job works from:
+    ``warned_at`` once the owners are told the end is near, ``ended_at`` once the end is
+    noted.
+    """
+
+    __tablename__ = "billing_trial"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "module_key"),
+        CheckConstraint("ends_at > started_at", name="ends_after_start"),
+    )
+
+    module_key: Mapped[str] = mapped_column(String(31))
+    started_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("core_user.id", ondelete="SET NULL")
+    )
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    warned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.trials import trials_job
 from core.context import TenantContext
 from core.db import Database
 from core.exchange import uploads
@@ -51,6 +52,8 @@ CORE_JOBS: tuple[ScheduledJob, ...] = (
     ScheduledJob("activity_reminders", "5 * * * *", remind_activities),
     ScheduledJob("orphan_files", "17 3 * * *", sweep_files),
     ScheduledJob("workspace_exports", "23 3 * * *", sweep_exports),
+    # Billing's trials: the owners warned three days before the end, the end noted.
+    ScheduledJob("billing_trials", "37 5 * * *", trials_job),
 )
 
 #: Core's own event handlers, delivered for every workspace whatever its modules.

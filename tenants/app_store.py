@@ -13,15 +13,16 @@ A card's status comes from the workspace's ``core_tenant_module`` row:
 - switched on but read-only (a billing trial that ended, a payment past its grace:
   :mod:`billing.entitlements`): **read-only until paid**, its pages readable, its data kept.
 
-A card has no trial length: trial days are not defined until the billing issue's price
-catalogue (an operator grants trials of any length meanwhile), so the store shows "—".
+A card shows the module's price and trial from the operator's catalogue
+(:mod:`billing.catalogue`), and "Try free for N days" while it was never tried
+(:mod:`billing.trials`).
 
 Enabling goes through :func:`tenants.services.enable_module` (dependencies first) and
 disabling through :func:`tenants.services.disable_module` (refused while an enabled module
 depends on it); this module adds the confirmation's facts, the payment rule and the audit
-entry. Payment: until billing exists, enabling is free in development and test
-installations (labelled so on every card) and refused in production, where the operator
-grants trials instead.
+entry. Payment: until subscribing exists (billing, in progress), enabling is free in
+development and test installations (labelled so on every card) and refused in
+production, where trials and the operator's grants are the way in.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The operator's rules over workspaces: find them, see their size, suspend, grant trials.
+"""The operator's rules over workspaces: find them, see their size, suspend, grant trials
+and complimentary modules.
 
 The operator is platform staff, not a member: every read of a tenant table here runs
 as that tenant (``app.tenant_id`` set, so row-level security holds) and returns counts
@@ -29,10 +30,11 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import entitlements
 from core import audit
 from core.db import Database, set_tenant
 from core.errors import Conflict, NotFound, TenantSuspended, ValidationFailed
-from core.i18n import N_
+from core.i18n import N_, gettext
 from core.models import AuditEntry, Membership, Tenant, TenantModule, User
 from core.parties.models import Party
 from core.plugins.registry import ModuleRegistry
@@ -44,7 +46,7 @@ from tenants.services import enable_module
 
 ACTIVE, SUSPENDED, DELETED = "active", "suspended", deletion.DELETED
 STATUSES = (ACTIVE, SUSPENDED, DELETED)
-TRIAL, PAID = "trial", "paid"
+TRIAL, PAID, GRANTED = entitlements.TRIAL, entitlements.PAID, entitlements.GRANTED
 TENANT_SUBJECT = "core.tenant"
 
 TENANT_SUSPENDED = "operator.tenant.suspended"
@@ -52,12 +54,16 @@ TENANT_REACTIVATED = "operator.tenant.reactivated"
 TENANT_RESTORED = "operator.tenant.restored"  # a workspace its owner deleted, brought back
 TRIAL_GRANTED = "operator.module.trial_granted"
 TRIAL_EXTENDED = "operator.module.trial_extended"
+MODULE_GRANTED = "operator.module.granted"  # complimentary: on for free, no end
+MODULE_REVOKED = "operator.module.revoked"
 OPERATOR_ACTIONS = (
     TENANT_SUSPENDED,
     TENANT_REACTIVATED,
     TENANT_RESTORED,
     TRIAL_GRANTED,
     TRIAL_EXTENDED,
+    MODULE_GRANTED,
+    MODULE_REVOKED,
 )
 
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
@@ -82,7 +88,7 @@ SOURCE_LABELS: dict[str, str] = {
     "development": N_("Development"),
     TRIAL: N_("Trial"),
     PAID: N_("Paid"),
-    "granted": N_("Granted"),
+    GRANTED: N_("Granted"),
 }
 
 #: How recently a workspace was used, as the list filters it: code -> label (msgid).
@@ -235,14 +241,22 @@ async def list_tenants(
 
 @dataclass(frozen=True, slots=True)
 class ModuleState:
-    """One module as the workspace has it: ``on`` now, or switched off or run out."""
+    """One module as the workspace has it: ``on`` now (maybe read-only), or switched off or
+    run out; a module never enabled has no source and no dates."""
 
     key: str
-    name: str  # the manifest's name (a msgid)
+    name: str  # the manifest's name (a msgid), or the key of a module no longer installed
+    installed: bool
     on: bool
-    source: str
-    since: datetime
+    read_only: bool
+    source: str | None
+    since: datetime | None
     until: datetime | None
+
+    @property
+    def granted(self) -> bool:
+        """On as a complimentary module: what revoking takes back."""
+        return self.on and self.source == GRANTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +296,14 @@ class TenantSummary:
         paid = {m.key for m in self.modules if m.source == PAID}
         return [(k, m.manifest.name) for k, m in registry.modules.items() if k not in paid]
 
+    def grant_choices(self) -> list[tuple[str, str]]:
+        """(key, name) of the installed modules that may be made complimentary."""
+        return [(m.key, m.name) for m in self.modules if m.installed and not m.granted]
+
+    def revoke_choices(self) -> list[tuple[str, str]]:
+        """(key, name) of the complimentary modules."""
+        return [(m.key, m.name) for m in self.modules if m.granted]
+
 
 def _count(model: type[Any], *where: Any) -> Any:
     return select(func.count()).select_from(model).where(*where).scalar_subquery()
@@ -307,24 +329,36 @@ async def tenant_summary(
                 )
             )
         ).one()
-        now = datetime.now(UTC)
-        rows = await session.scalars(select(TenantModule).order_by(TenantModule.module_key))
-        modules = [
-            ModuleState(
-                key=row.module_key,
-                name=registry.manifest(row.module_key).name
-                if row.module_key in registry.modules
-                else row.module_key,
-                on=row.enabled and (row.until is None or row.until > now),
-                source=row.source,
-                since=row.since,
-                until=row.until,
-            )
-            for row in rows
-        ]
+        rows = {row.module_key: row for row in await session.scalars(select(TenantModule))}
+        modules = _module_states(registry, rows, datetime.now(UTC))
         facts = await _facts(session, tenant_id)
         history = await _operator_history(session)
     return TenantSummary(tenant, Usage(*counts), modules, facts.last_active, history)
+
+
+def _module_states(
+    registry: ModuleRegistry, rows: dict[str, TenantModule], now: datetime
+) -> list[ModuleState]:
+    """Every installed module in install order, then rows of modules no longer installed."""
+
+    def state(key: str) -> ModuleState:
+        installed = key in registry.modules
+        name = registry.manifest(key).name if installed else key
+        row = rows.get(key)
+        if row is None:
+            return ModuleState(key, name, installed, False, False, None, None, None)
+        on = _is_on(row, now)
+        read_only = on and (
+            row.access == entitlements.READ_ONLY_ACCESS
+            or (row.read_only_from is not None and row.read_only_from <= now)
+        )
+        return ModuleState(key, name, installed, on, read_only, row.source, row.since, row.until)
+
+    return [state(key) for key in [*registry.modules, *sorted(rows.keys() - registry.modules)]]
+
+
+def _is_on(row: TenantModule, now: datetime) -> bool:
+    return row.enabled and (row.until is None or row.until > now)
 
 
 async def _operator_history(session: AsyncSession) -> list[OperatorAction]:
@@ -543,3 +577,139 @@ def _trial_followers(
         for key in needed
         if key in before and key in rows and (key == module_key or ends_sooner(rows[key]))
     ]
+
+
+# --- complimentary modules -------------------------------------------------------------------
+
+
+async def _changeable_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
+    """The workspace, locked, if it is active: a suspended or deleted one keeps its modules
+    as they are until it is reactivated or restored."""
+    tenant = await _locked_tenant(session, tenant_id)
+    if tenant.status == SUSPENDED:
+        raise Conflict("This workspace is suspended: reactivate it before changing its modules.")
+    if tenant.status == DELETED:
+        raise Conflict(
+            "This workspace was deleted by its owner: restore it before changing its modules."
+        )
+    return tenant
+
+
+def _known_module(registry: ModuleRegistry, module_key: str) -> None:
+    if module_key not in registry.modules:
+        raise NotFound("There is no module {module}.", module=module_key)
+
+
+async def _module_rows(session: AsyncSession, keys: Sequence[str]) -> dict[str, TenantModule]:
+    query = select(TenantModule).where(TenantModule.module_key.in_(keys))
+    return {row.module_key: row for row in await session.scalars(query)}
+
+
+def _grant_follows(row: TenantModule | None, now: datetime) -> bool:
+    """Whether a dependency of a module being granted is granted with it: when it is off,
+    or would stop (a trial's end, read-only); not when it is paid (billing's), nor when it
+    is on for good already."""
+    if row is None or not _is_on(row, now):
+        return True
+    if row.source == PAID:
+        return False
+    return (
+        row.until is not None
+        or row.read_only_from is not None
+        or row.access == entitlements.READ_ONLY_ACCESS
+    )
+
+
+async def grant_module(
+    db: Database,
+    registry: ModuleRegistry,
+    tenant_id: uuid.UUID,
+    module_key: str,
+    *,
+    operator_id: uuid.UUID,
+    ip: str | None = None,
+) -> list[str]:
+    """Make ``module_key`` complimentary: on, writable, with no end and no payment
+    (source ``granted``, through :func:`billing.entitlements.apply`), whatever it was (off,
+    ended, on trial, read-only, paid). Returns the modules granted, dependencies first.
+
+    The modules it depends on come along when they are off or would stop (a trial, a
+    read-only one); paid ones and ones on for good are left as they are.
+    """
+    _known_module(registry, module_key)
+    needed = registry.closure(module_key)
+    now = datetime.now(UTC)
+    async with db.tenant_transaction(tenant_id) as session:
+        await _changeable_tenant(session, tenant_id)
+        rows = await _module_rows(session, needed)
+        main = rows.get(module_key)
+        if main is not None and _is_on(main, now) and main.source == GRANTED:
+            raise Conflict("The module {module} is complimentary already.", module=module_key)
+        granted = [k for k in needed if k == module_key or _grant_follows(rows.get(k), now)]
+        previous = main is not None and _is_on(main, now)
+        detail = {
+            "module": module_key,
+            "also": [k for k in granted if k != module_key],
+            "previous_source": main.source if main is not None and previous else None,
+            "previous_until": main.until.isoformat() if main and previous and main.until else None,
+        }
+        ctx = await tenant_context(session, tenant_id)
+        complimentary = entitlements.Access(entitlements.Level.ON, GRANTED)
+        for key in granted:
+            ctx = await entitlements.apply(session, registry, ctx, key, complimentary)
+        await audit.record(
+            session,
+            MODULE_GRANTED,
+            actor_id=operator_id,
+            subject_type=TENANT_SUBJECT,
+            subject_id=tenant_id,
+            detail=detail,
+            ip=ip,
+        )
+    return granted
+
+
+async def revoke_module(
+    db: Database,
+    registry: ModuleRegistry,
+    tenant_id: uuid.UUID,
+    module_key: str,
+    *,
+    operator_id: uuid.UUID,
+    ip: str | None = None,
+) -> None:
+    """Take back a complimentary module: it goes off, its data kept, as disabling does.
+
+    Without the grant the workspace has no claim to it until billing's subscriptions exist
+    (a subscription then puts it back on). Refused while an enabled module depends on it:
+    revoke or disable that one first. Dependencies granted along with it stay granted.
+    """
+    _known_module(registry, module_key)
+    now = datetime.now(UTC)
+    async with db.tenant_transaction(tenant_id) as session:
+        await _changeable_tenant(session, tenant_id)
+        row = (await _module_rows(session, [module_key])).get(module_key)
+        if row is None or not _is_on(row, now) or row.source != GRANTED:
+            raise Conflict(
+                "The module {module} is not complimentary: there is no grant to revoke.",
+                module=module_key,
+            )
+        ctx = await tenant_context(session, tenant_id)
+        needing = [k for k in registry.dependents(module_key) if k in ctx.enabled]
+        if needing:
+            raise Conflict(
+                "Revoke or disable {dependents} first: they depend on {module}.",
+                dependents=", ".join(gettext(registry.manifest(k).name) for k in needing),
+                module=gettext(registry.manifest(module_key).name),
+            )
+        off = entitlements.Access(entitlements.Level.OFF, GRANTED)
+        await entitlements.apply(session, registry, ctx, module_key, off)
+        await audit.record(
+            session,
+            MODULE_REVOKED,
+            actor_id=operator_id,
+            subject_type=TENANT_SUBJECT,
+            subject_id=tenant_id,
+            detail={"module": module_key},
+            ip=ip,
+        )

@@ -9,7 +9,9 @@ that says what comes along (the dependencies enabled first), what happens to the
 payment does not exist); its form, with a CSRF token, does it and comes back to the store
 saying what changed. A disable that another enabled module blocks shows the reason and
 no button; posting it anyway answers 409 with the same page. The rules are in
-:mod:`tenants.app_store`.
+:mod:`tenants.app_store`. A module with a trial never tried has a "Try free for N days"
+button on its card, one step (nothing is charged, no card is asked for): its form starts
+the trial (:mod:`billing.trials`) and comes back to the store.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_409_CONFLICT
 
-from billing import catalogue
+from billing import catalogue, trials
 from core.errors import Conflict
 from core.settings import Settings
 from tenants import app_store
@@ -58,10 +60,11 @@ async def store(
             "slug": tenant.slug,
             "cards": await app_store.cards(session, registry),
             "prices": await catalogue.shown_prices(session),
+            "trials": await trials.views(session),
             "early_access": EARLY_ACCESS_PRICE,
             "free": app_store.payment_free(_settings(request)),
             "manages": actor.can(MANAGE),
-            "done": done if changed and done in ("enabled", "disabled") else None,
+            "done": done if changed and done in ("enabled", "disabled", "trial") else None,
             "changed": changed,
         },
     )
@@ -95,6 +98,19 @@ async def enable(
         session, registry, _settings(request), tenant, key, actor_id=actor.user_id
     )
     return Redirect(store_url(tenant.slug, "enabled", key), status_code=HTTP_303_SEE_OTHER)
+
+
+@post("/apps/{key:str}/trial", guards=[requires(MANAGE)])
+async def start_trial(
+    session: DbSession,
+    registry: Registry,
+    tenant: CurrentTenant,
+    actor: CurrentActor,
+    key: FromPath[str],
+) -> Redirect:
+    """Start the workspace's one free trial of the module (no card): :mod:`billing.trials`."""
+    await trials.start(session, registry, tenant, key, actor)
+    return Redirect(store_url(tenant.slug, "trial", key), status_code=HTTP_303_SEE_OTHER)
 
 
 async def _disable_page(
@@ -131,4 +147,4 @@ async def disable(
     return Redirect(store_url(tenant.slug, "disabled", key), status_code=HTTP_303_SEE_OTHER)
 
 
-PAGES = [store, confirm_enable, enable, confirm_disable, disable]
+PAGES = [store, confirm_enable, enable, start_trial, confirm_disable, disable]

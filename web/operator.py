@@ -8,8 +8,9 @@ a workspace (only a membership does). Behind :func:`operator_guard`:
 - ``/operator/``: the platform in figures and the newest workspaces;
 - ``/operator/tenants``: every workspace, searched and filtered, "More" by htmx;
 - ``/operator/tenants/{id}``: one workspace in counts, its modules, the operator's log;
-- ``/operator/tenants/{id}/suspend|reactivate|trial``: a confirmation page each, whose
-  form (CSRF-checked like every form) makes the change.
+- ``/operator/tenants/{id}/suspend|reactivate|trial|grant|revoke``: a confirmation page
+  each, whose form (CSRF-checked like every form) makes the change; ``?module=`` picks the
+  module of a grant or a revocation.
 
 The rules live in :mod:`tenants.operator`; these handlers parse forms and render.
 """
@@ -175,6 +176,8 @@ ACTION_TEMPLATES = {
     "suspend": "operator/suspend.html",
     "reactivate": "operator/reactivate.html",
     "trial": "operator/trial.html",
+    "grant": "operator/grant.html",
+    "revoke": "operator/revoke.html",
 }
 
 
@@ -192,6 +195,8 @@ async def _action_form(
         "form": form or {},
         "error": error,
         "trial_choices": summary.trial_choices(request.app.state.registry),
+        "grant_choices": summary.grant_choices(),
+        "revoke_choices": summary.revoke_choices(),
         "default_until": (datetime.now(UTC).date() + timedelta(days=14)).isoformat(),
     }
     return _page(ACTION_TEMPLATES[action], context, error.status_code if error else 200)
@@ -209,7 +214,8 @@ def _to_tenant(tenant_id: uuid.UUID) -> Redirect:
 async def action_page(request: Request[Any, Any, Any], tenant_id: FromPath[uuid.UUID]) -> Template:
     """The confirmation page of the action the path ends with."""
     action = request.url.path.rstrip("/").rsplit("/", 1)[1]
-    return await _action_form(request, tenant_id, action)
+    chosen = {"module": request.query_params.get("module", "")}
+    return await _action_form(request, tenant_id, action, form=chosen)
 
 
 @post(
@@ -282,6 +288,47 @@ async def grant_trial(
     return _to_tenant(tenant_id)
 
 
+async def _module_action(
+    request: Request[Any, Any, Any], tenant_id: uuid.UUID, data: FormData, action: str
+) -> Response[Any]:
+    """Grant or revoke a complimentary module: back to the tenant, or the form again."""
+    change = ops.grant_module if action == "grant" else ops.revoke_module
+    try:
+        await change(
+            request.app.state.db,
+            request.app.state.registry,
+            tenant_id,
+            data.get("module", ""),
+            operator_id=_operator_id(request),
+            ip=client_ip(request),
+        )
+    except DomainError as error:
+        return await _action_form(request, tenant_id, action, form=data, error=error)
+    return _to_tenant(tenant_id)
+
+
+@post(
+    "/operator/tenants/{tenant_id:uuid}/grant",
+    include_in_schema=False,
+    guards=[operator_guard],
+)
+async def grant_module(
+    request: Request[Any, Any, Any], tenant_id: FromPath[uuid.UUID], data: FormData
+) -> Response[Any]:
+    return await _module_action(request, tenant_id, data, "grant")
+
+
+@post(
+    "/operator/tenants/{tenant_id:uuid}/revoke",
+    include_in_schema=False,
+    guards=[operator_guard],
+)
+async def revoke_module(
+    request: Request[Any, Any, Any], tenant_id: FromPath[uuid.UUID], data: FormData
+) -> Response[Any]:
+    return await _module_action(request, tenant_id, data, "revoke")
+
+
 PAGES = [
     operator_sign_in_page,
     operator_sign_in,
@@ -293,4 +340,6 @@ PAGES = [
     suspend_tenant,
     reactivate_tenant,
     grant_trial,
+    grant_module,
+    revoke_module,
 ]
