@@ -23,17 +23,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import numbering
 from core.approvals import (
-    APPROVER_ROLES,
     CORE_ENGINE,
     ApprovalDecided,
     decide,
+    is_approver,
     request_approval,
 )
 from core.context import TenantContext
 from core.errors import Conflict, ValidationFailed
 from core.events import publish
 from core.i18n import N_, gettext
-from core.models import ApprovalRequest, Membership
+from core.models import ApprovalRequest
 from core.parties.models import Party
 from core.permissions import Actor, visible
 from core.plugins.registry import ModuleRegistry
@@ -614,8 +614,7 @@ async def may_decide(session: AsyncSession, actor: Actor, contract: Contract) ->
     engine = await session.scalar(
         select(ApprovalRequest.engine).where(ApprovalRequest.id == contract.approval_request_id)
     )
-    role = await session.scalar(select(Membership.role).where(Membership.id == actor.membership_id))
-    return engine == CORE_ENGINE and role in APPROVER_ROLES
+    return engine == CORE_ENGINE and await is_approver(session, actor.user_id)
 
 
 async def decide_approval(
