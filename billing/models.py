@@ -1,5 +1,10 @@
-"""Billing's tables. ``billing_price`` is global operator data (the price catalogue);
-``billing_trial`` is a workspace's (its trials, one per module ever).
+"""Billing's tables.
+
+Global (operator data): ``billing_price`` (the catalogue), ``billing_webhook_event`` (every
+Stripe event, stored once by its id). A workspace's (``tenant_id``, RLS):
+``billing_trial`` (one per module, ever), ``billing_account`` (its Stripe customer and its
+one subscription), ``billing_item`` (one per paid module), ``billing_intent`` (the attempt
+counter every Stripe write's idempotency key is derived from).
 
 Billing's tables live in core's migration branch (billing is part of the platform, not
 a module), so :mod:`core.migrate` imports this file with core's models.
@@ -19,9 +24,11 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.models import Money
@@ -102,3 +109,91 @@ class BillingTrial(TenantModel):
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     warned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BillingAccount(TenantModel):
+    """A workspace's billing: its one Stripe customer and its one subscription.
+
+    One row per workspace (``UNIQUE (tenant_id)``), made when first needed. The
+    subscription fields are a copy of Stripe's current subscription object, written only
+    by :func:`billing.state.record` (from a webhook, the return from Checkout, or the
+    reconciliation job), which locks this row first: the one place a tenant's billing
+    changes is serialised by it.
+    """
+
+    __tablename__ = "billing_account"
+    __table_args__ = (
+        UniqueConstraint("tenant_id"),
+        CheckConstraint("interval IN ('month', 'year')", name="interval"),
+    )
+
+    interval: Mapped[str] = mapped_column(String(5), default=MONTH)  # chosen per tenant
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    status: Mapped[str | None] = mapped_column(String(31))  # Stripe's subscription status
+    current_period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    past_due_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Dunning: the last failed payment not yet followed by a success.
+    payment_failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    payment_action_url: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BillingItem(TenantModel):
+    """One paid module in the workspace's subscription (a Stripe subscription item).
+
+    ``ends_at`` is set when the module is removed: it stays on until then (the period's
+    end) and is taken out of the subscription at that moment.
+    """
+
+    __tablename__ = "billing_item"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "module_key"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    module_key: Mapped[str] = mapped_column(String(31))
+    price_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("billing_price.id"))
+    stripe_item_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BillingIntent(TenantModel):
+    """The attempt counter of one intent (``add:crm``, ``quantity:crm``, ...).
+
+    A Stripe write's idempotency key is ``sha256(tenant, intent, attempt)``. The attempt
+    is committed before the call and marked done after ours commits: a retry after a
+    crash between Stripe's answer and our commit finds it not done and sends the same
+    key (Stripe answers what it answered before); a new, deliberate attempt of a done
+    intent takes the next number.
+    """
+
+    __tablename__ = "billing_intent"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "intent"),
+        CheckConstraint("attempt > 0", name="attempt_positive"),
+    )
+
+    intent: Mapped[str] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BillingWebhookEvent(GlobalModel):
+    """A Stripe event we received, stored once by its id (``stripe_event_id`` unique): a
+    duplicate delivery hits the key and does nothing. Inserted in the transaction that
+    handles it, so a crash stores nothing and Stripe's retry handles it again."""
+
+    __tablename__ = "billing_webhook_event"
+
+    stripe_event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    type: Mapped[str] = mapped_column(String(100))
+    stripe_created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Not ``tenant_id``: this is a global table; the workspace the event was for, if any.
+    workspace_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("core_tenant.id", ondelete="SET NULL"), index=True
+    )
+    outcome: Mapped[str] = mapped_column(String(31))  # handled, ignored
+    detail: Mapped[dict[str, object]] = mapped_column(JSONB, default=dict)
