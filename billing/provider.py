@@ -9,7 +9,7 @@ holds what callers use today; each part of billing adds what it needs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import DomainError
 from core.i18n import N_
@@ -49,6 +49,20 @@ class BillingProvider(Protocol):
         earlier call made instead of making it twice; None when there is nothing outside
         Atrium to sync. Raises :class:`ProviderFailed`."""
         ...
+
+    # --- reading subscriptions (billing.state's callers: webhooks, Checkout, reconciliation)
+
+    async def subscription(self, subscription_id: str) -> dict[str, Any]:
+        """Stripe's current subscription object, as a plain dict (items, prices, status)."""
+        ...
+
+    async def subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
+        """Every subscription of the customer, ended ones included, newest first."""
+        ...
+
+    # --- subscribing (billing/subscriptions.py)
+
+    # --- operator actions (billing/console.py, billing/reconcile.py)
 
 
 def provider_for(settings: Settings) -> BillingProvider:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
+from typing import Any
 
 import stripe
 
@@ -104,6 +105,28 @@ class StripeProvider:
             },
             options={"idempotency_key": intent_key(price_intent(price))},
         )
+
+    # --- reading subscriptions ---------------------------------------------------------
+
+    async def subscription(self, subscription_id: str) -> dict[str, Any]:
+        try:
+            found = await self.client.v1.subscriptions.retrieve_async(subscription_id)
+        except stripe.StripeError as error:
+            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+        return found.to_dict()
+
+    async def subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
+        try:
+            page = await self.client.v1.subscriptions.list_async(
+                params={"customer": customer_id, "status": "all", "limit": 100}
+            )
+        except stripe.StripeError as error:
+            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+        return [sub.to_dict() for sub in page.data]
+
+    # --- subscribing (billing/subscriptions.py) ----------------------------------------
+
+    # --- operator actions (billing/console.py, billing/reconcile.py) -------------------
 
 
 def price_intent(price: BillingPrice) -> str:
