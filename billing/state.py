@@ -4,9 +4,9 @@
 webhook handlers, the return from Checkout and the reconciliation job all fetch the
 *current* subscription from Stripe and hand it here, so the order events arrive in does
 not matter (an old event's handler still writes today's state). It locks the
-workspace's ``billing_account`` row first, so two handlers for one workspace run one
-after the other, and within the caller's transaction, so the stored webhook event and
-its effect commit together.
+workspace's ``billing_account`` row first (:func:`refresh` locks it before fetching), so
+two handlers for one workspace run one after the other, and within the caller's
+transaction, so the stored webhook event and its effect commit together.
 
 What it writes:
 
@@ -46,6 +46,7 @@ from billing.entitlements import (
     derive,
 )
 from billing.models import BillingAccount, BillingItem, BillingPrice
+from billing.provider import BillingProvider
 from core.context import TenantContext
 from core.models import TenantModule
 from core.plugins.registry import ModuleRegistry
@@ -113,6 +114,24 @@ def _price(item: Mapping[str, Any]) -> Mapping[str, Any]:
 def _items(subscription: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     items = subscription.get("items") or {}
     return list(items.get("data") or []) if isinstance(items, Mapping) else list(items)
+
+
+async def refresh(
+    session: AsyncSession,
+    registry: ModuleRegistry,
+    ctx: TenantContext,
+    provider: BillingProvider,
+    subscription_id: str,
+    *,
+    grace_days: int,
+    now: datetime | None = None,
+) -> list[Change]:
+    """Fetch the subscription from the provider *after* locking the workspace's account,
+    then :func:`record` it: of two handlers racing, the one that commits last fetched last,
+    so the newest state is the one that stays."""
+    await ensure_account(session)
+    current = await provider.subscription(subscription_id)
+    return await record(session, registry, ctx, current, grace_days=grace_days, now=now)
 
 
 async def record(
