@@ -1,7 +1,7 @@
-"""Billing: plans and prices, the Stripe and manual providers, webhooks, dunning.
+"""Billing: each workspace pays for its modules through Stripe (or the manual provider).
 
-Built by the billing issue. So far: the price catalogue (:mod:`billing.catalogue`) and
-the provider settings choose (:mod:`billing.provider`: Stripe or manual). Module
-enablement is still granted without payment (``source="development"`` in
-``core_tenant_module``).
+The catalogue, the providers, subscriptions and their items, trials, webhooks, dunning,
+reconciliation and the operator console's billing pages; module access is derived from
+subscription state in one place, :mod:`billing.entitlements`. The map is
+``docs/billing.md``.
 """

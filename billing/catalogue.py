@@ -289,7 +289,8 @@ class ShownPrice:
     trial: str  # "14 days free", or "" when there is none or the intervals differ
 
 
-def _piece(price: BillingPrice) -> str:
+def price_text(price: BillingPrice) -> str:
+    """One price in the reader's language: "¥99.00 / month", "¥20.00 per member / month"."""
     labels = PER_MEMBER if price.per_member else FLAT
     return gettext(labels[price.interval]).format(amount=money(price.unit_amount, price.currency))
 
@@ -304,12 +305,12 @@ def describe(prices: list[BillingPrice]) -> ShownPrice:
     ordered = sorted(prices, key=lambda p: INTERVALS.index(p.interval))
     trials = {p.trial_days for p in ordered}
     if len(trials) == 1:
-        pieces = [_piece(p) for p in ordered]
+        pieces = [price_text(p) for p in ordered]
     else:
         pieces = [
-            gettext(EACH_WITH_TRIAL).format(price=_piece(p), trial=_trial(p.trial_days))
+            gettext(EACH_WITH_TRIAL).format(price=price_text(p), trial=_trial(p.trial_days))
             if p.trial_days
-            else _piece(p)
+            else price_text(p)
             for p in ordered
         ]
     line = (

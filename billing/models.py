@@ -1,7 +1,9 @@
 """Billing's tables.
 
 Global (operator data): ``billing_price`` (the catalogue), ``billing_webhook_event`` (every
-Stripe event, stored once by its id). A workspace's (``tenant_id``, RLS):
+Stripe event, stored once by its id), ``billing_reconcile_run``, ``billing_repair`` and
+``billing_revenue_snapshot`` (reconciliation's runs, what they repaired, the revenue they
+found). A workspace's (``tenant_id``, RLS):
 ``billing_trial`` (one per module, ever), ``billing_account`` (its Stripe customer and its
 one subscription), ``billing_item`` (one per paid module), ``billing_intent`` (the attempt
 counter every Stripe write's idempotency key is derived from).
@@ -197,3 +199,58 @@ class BillingWebhookEvent(GlobalModel):
     )
     outcome: Mapped[str] = mapped_column(String(31))  # handled, ignored
     detail: Mapped[dict[str, object]] = mapped_column(JSONB, default=dict)
+
+
+class BillingReconcileRun(GlobalModel):
+    """One run of the reconciliation job (:mod:`billing.reconcile`): how many workspaces
+    it compared with Stripe, how many repairs it made and how many checks failed."""
+
+    __tablename__ = "billing_reconcile_run"
+
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checked: Mapped[int] = mapped_column(Integer, default=0)
+    repaired: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BillingRepair(GlobalModel):
+    """One thing a reconciliation run changed in a workspace (or a check it could not make),
+    for the operator: global, since the operator reads every workspace's at once.
+
+    ``aspect`` says what was repaired (``access``, ``item``, ``status``, ``subscription``,
+    ``period_end``, ``cancel_at_period_end``; ``check`` for a failed check, its message in
+    ``detail``), ``reason`` why (``stripe_differs``, ``subscription_missing``,
+    ``no_subscription``, ``check_failed``).
+    """
+
+    __tablename__ = "billing_repair"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing_reconcile_run.id", ondelete="CASCADE"), index=True
+    )
+    # Not ``tenant_id``: this is a global table; the workspace repaired.
+    workspace_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("core_tenant.id", ondelete="SET NULL"), index=True
+    )
+    module_key: Mapped[str | None] = mapped_column(String(31))
+    aspect: Mapped[str] = mapped_column(String(31))
+    before: Mapped[str | None] = mapped_column(String(255))
+    after: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(31))
+    detail: Mapped[dict[str, object]] = mapped_column(JSONB, default=dict)
+
+
+class BillingRevenueSnapshot(GlobalModel):
+    """Monthly recurring revenue in one currency as a reconciliation run found it: the
+    console's "change against 30 days ago" compares today's figure with these."""
+
+    __tablename__ = "billing_revenue_snapshot"
+    __table_args__ = (UniqueConstraint("run_id", "currency"),)
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing_reconcile_run.id", ondelete="CASCADE")
+    )
+    currency: Mapped[str] = mapped_column(String(3))
+    mrr: Mapped[Decimal] = mapped_column(Money)
+    subscriptions: Mapped[int] = mapped_column(Integer)  # workspaces paying in it

@@ -8,7 +8,11 @@ holds what callers use today; each part of billing adds what it needs.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import DomainError
@@ -27,6 +31,21 @@ class ProviderPrice:
     price_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """One of a customer's invoices, as the provider has it (amounts in major units)."""
+
+    id: str
+    number: str | None  # None while a draft
+    created: datetime
+    amount_due: Decimal
+    amount_paid: Decimal
+    currency: str  # ISO 4217, upper case
+    status: str | None  # draft, open, paid, uncollectible, void
+    invoice_pdf: str | None  # the PDF's address at the provider
+    hosted_invoice_url: str | None  # the provider's page for it (and for paying it)
+
+
 class ProviderFailed(DomainError):
     """The provider refused a call or could not be reached (its message is an ``N_()``
     constant: :data:`REFUSED`, or one of the provider's own)."""
@@ -36,6 +55,12 @@ class ProviderFailed(DomainError):
 
 
 REFUSED = N_("The payment provider did not accept the change: {reason}")
+
+#: The key of a workspace's Stripe customer's metadata holding the workspace's id: every
+#: customer Atrium makes carries it, and the webhooks find an event's workspace by it.
+WORKSPACE_METADATA = "atrium_tenant"
+#: The key of a Checkout Session's metadata naming the module it subscribes to.
+MODULE_METADATA = "atrium_module"
 
 
 class BillingProvider(Protocol):
@@ -60,9 +85,109 @@ class BillingProvider(Protocol):
         """Every subscription of the customer, ended ones included, newest first."""
         ...
 
+    async def customer(self, customer_id: str) -> dict[str, Any]:
+        """Stripe's customer object, as a plain dict; its ``metadata`` names the workspace
+        (:data:`WORKSPACE_METADATA`), which is how a webhook finds whose event it is."""
+        ...
+
     # --- subscribing (billing/subscriptions.py)
 
+    async def create_customer(self, tenant_id: uuid.UUID, name: str, email: str, key: str) -> str:
+        """Make the workspace's customer (metadata :data:`WORKSPACE_METADATA`); its id."""
+        ...
+
+    async def checkout(
+        self,
+        customer_id: str,
+        lines: Sequence[tuple[str, int]],
+        success_url: str,
+        cancel_url: str,
+        tenant_id: uuid.UUID,
+        module_key: str,
+        key: str,
+    ) -> tuple[str, str]:
+        """Start a Checkout Session in subscription mode for ``lines`` (price id, quantity),
+        the workspace as its ``client_reference_id`` and in the metadata of the session and
+        of the subscription it makes; its ``(id, url)``."""
+        ...
+
+    async def checkout_session(self, session_id: str) -> dict[str, Any]:
+        """A Checkout Session as a plain dict (status, customer, subscription, metadata)."""
+        ...
+
+    async def expire_open_checkouts(self, customer_id: str, keep: str) -> None:
+        """Expire the customer's other open Checkout Sessions than ``keep``: one payable
+        checkout per workspace, so two tabs cannot make two subscriptions."""
+        ...
+
+    async def add_item(
+        self, subscription_id: str, price_id: str, quantity: int, key: str
+    ) -> dict[str, Any]:
+        """Add a price to the subscription, the rest of the period prorated; the item."""
+        ...
+
+    async def remove_item(self, item_id: str, key: str) -> None:
+        """Take an item out of its subscription (one already gone counts as removed)."""
+        ...
+
+    async def cancel_at_period_end(self, subscription_id: str, flag: bool, key: str) -> None:
+        """End the whole subscription at its period's end (``flag``), or not any more."""
+        ...
+
+    # --- members and invoices (billing/members.py, billing/invoices.py)
+
+    async def set_quantity(self, item_id: str, quantity: int, key: str) -> None:
+        """Set a subscription item's quantity, prorated, with the idempotency ``key``."""
+        ...
+
+    async def invoices(self, customer_id: str) -> list[Invoice]:
+        """The customer's invoices, newest first (the latest 100)."""
+        ...
+
+    async def portal(self, customer_id: str, return_url: str, key: str) -> str:
+        """A customer portal session's address (payment methods, invoices), which comes
+        back to ``return_url``."""
+        ...
+
     # --- operator actions (billing/console.py, billing/reconcile.py)
+
+    async def cancel_subscription(
+        self, subscription_id: str, at_period_end: bool, key: str
+    ) -> None:
+        """Cancel the subscription at once, or at the end of its period (it stays active
+        until then), with the idempotency ``key``."""
+        ...
+
+    async def refundable(self, invoice_id: str) -> Refundable:
+        """What of the invoice's payment can still be refunded."""
+        ...
+
+    async def refund(self, refundable: Refundable, amount: Decimal, key: str) -> str:
+        """Refund ``amount`` (major units, at most ``refundable.remaining``) of the
+        invoice's payment; returns the refund's id."""
+        ...
+
+    async def credit(
+        self, customer_id: str, amount: Decimal, currency: str, description: str, key: str
+    ) -> str:
+        """Credit ``amount`` (major units, more than 0) to the customer's balance, which
+        the next invoices use up first; returns the balance transaction's id."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Refundable:
+    """An invoice's payment as far as refunds go (amounts in major units)."""
+
+    invoice_id: str
+    currency: str  # ISO 4217, upper case
+    paid: Decimal
+    refunded: Decimal  # refunded so far
+    payment_intent: str  # what a refund names at Stripe
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.paid - self.refunded
 
 
 def provider_for(settings: Settings) -> BillingProvider:

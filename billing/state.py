@@ -16,8 +16,9 @@ What it writes:
 - ``billing_item``: one row per subscription item, by its price (found in
   ``billing_price`` by Stripe price id, or by ``metadata.atrium_module``); an item gone
   from the subscription is deleted;
-- every module the subscription names, and every ``paid`` module it no longer names,
-  through :func:`billing.entitlements.apply` with :func:`billing.entitlements.derive`
+- every module the subscription names, and every module it no longer names that it did
+  (an item until now) or that is ``paid``, through :func:`billing.entitlements.apply`
+  with :func:`billing.entitlements.derive`
   (an item removed at period end is on until ``ends_at``, off from then; a module granted
   by the operator is never touched).
 
@@ -48,6 +49,7 @@ from billing.entitlements import (
 from billing.models import BillingAccount, BillingItem, BillingPrice
 from billing.provider import BillingProvider
 from core.context import TenantContext
+from core.db import add_unique
 from core.models import TenantModule
 from core.plugins.registry import ModuleRegistry
 
@@ -78,11 +80,13 @@ async def account(session: AsyncSession, *, lock: bool = False) -> BillingAccoun
 
 
 async def ensure_account(session: AsyncSession) -> BillingAccount:
-    """The workspace's account, made (empty) when it has none yet; locked either way."""
+    """The workspace's account, made (empty) when it has none yet; locked either way.
+
+    Two webhooks for a new workspace at once both find none: the second insert waits on
+    the first's key and is refused, and it then locks the row the first made."""
     found = await account(session, lock=True)
     if found is None:
-        session.add(BillingAccount())
-        await session.flush()
+        await add_unique(session, BillingAccount())
         found = await account(session, lock=True)
         assert found is not None
     return found
@@ -163,14 +167,25 @@ async def record(
     acct.current_period_end = moment(subscription.get("current_period_end")) or _item_period(
         subscription
     )
+    was_ending = acct.cancel_at_period_end
     acct.cancel_at_period_end = bool(subscription.get("cancel_at_period_end"))
     if status == "past_due":
         acct.past_due_since = acct.past_due_since or now
     else:
         acct.past_due_since = None
     acct.synced_at = now
+    # The modules the subscription named until now: one it drops goes off whatever its
+    # source (a Stripe trial's module is "trial", not "paid").
+    named_before = set(await session.scalars(select(BillingItem.module_key)))
     kept = await _record_items(session, subscription, acct)
-    return await _derive_modules(session, registry, ctx, acct, kept, subscription, grace_days, now)
+    if was_ending and not acct.cancel_at_period_end and all(i.ends_at for i in kept.values()):
+        # Every module was ending with the subscription, and it goes on: renewed outside
+        # Atrium (the portal, the dashboard). Atrium's own Keep and add clear their own.
+        for item in kept.values():
+            item.ends_at = None
+    return await _derive_modules(
+        session, registry, ctx, acct, kept, named_before, subscription, grace_days, now
+    )
 
 
 def _item_period(subscription: Mapping[str, Any]) -> datetime | None:
@@ -214,6 +229,7 @@ async def _derive_modules(
     ctx: TenantContext,
     acct: BillingAccount,
     kept: dict[str, BillingItem],
+    named_before: set[str],
     subscription: Mapping[str, Any],
     grace_days: int,
     now: datetime,
@@ -230,8 +246,19 @@ async def _derive_modules(
             wanted[key] = Access(Level.OFF, PAID)  # removed, and its period is over
         else:
             wanted[key] = derive(state, now, grace_days)
-    for key, row in rows.items():  # paid before, not in the subscription any more
-        if key not in wanted and row.enabled and row.source == PAID and key in registry.modules:
+    # What the modules staying on need comes along with them (a dependency without a
+    # price is enabled as "paid" beside its dependant): it is not dropped.
+    needed = {
+        dep
+        for key, access in wanted.items()
+        if access.level is not Level.OFF and key in registry.modules
+        for dep in registry.closure(key)
+    }
+    for key, row in rows.items():  # billed before, not in the subscription any more
+        # A payment the operator recorded by hand runs to its own end (``until``).
+        billed = (row.source == PAID and row.until is None) or key in named_before
+        dropped = key not in wanted and key not in needed and key in registry.modules
+        if dropped and row.enabled and billed:
             wanted[key] = Access(Level.OFF, PAID)
     # Switched on: dependencies before dependants; switched off: dependants first.
     order = list(registry.modules)

@@ -30,26 +30,25 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import notify
 from billing.entitlements import TRIAL, Access, SubscriptionState, apply, derive
 from billing.models import BillingPrice, BillingTrial
 from core import audit, mail
 from core.context import TenantContext
 from core.db import Database, add_unique
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.i18n import N_, gettext, use_locale, when
-from core.models import Membership, Tenant, TenantModule, User
+from core.i18n import N_, gettext, when
+from core.models import TenantModule
 from core.permissions import Actor
-from core.plugins.registry import ModuleRegistry
+from core.plugins.registry import ModuleRegistry, installed
 from core.tenancy import tenant_context
 
 TRIAL_STARTED, TRIAL_ENDED = "billing.trial.started", "billing.trial.ended"
 MANAGE = "core.billing.manage"
-OWNER = "owner"
 WARN_BEFORE = timedelta(days=3)
 DAY = timedelta(days=1)
 
@@ -192,17 +191,6 @@ class TrialRun:
     ended: list[str] = field(default_factory=list)
 
 
-async def _owners(session: AsyncSession) -> list[User]:
-    return list(
-        await session.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.role == OWNER, Membership.active)
-            .order_by(User.email)
-        )
-    )
-
-
 async def _warn(
     session: AsyncSession,
     registry: ModuleRegistry,
@@ -211,23 +199,16 @@ async def _warn(
     base_url: str,
     trial: BillingTrial,
 ) -> None:
-    workspace = await session.get(Tenant, ctx.tenant_id)
-    assert workspace is not None  # the job runs for this workspace
     module = registry.manifest(trial.module_key).name
-    for owner in await _owners(session):
-        with use_locale(owner.locale):
-            params = {"module": gettext(module), "date": when(trial.ends_at)}
-        message = mail.compose(
-            owner.email,
-            owner.locale,
-            WARNING_SUBJECT,
-            WARNING_BODY,
-            name=owner.display_name,
-            workspace=workspace.name,
-            link=f"{base_url}/t/{ctx.slug}/apps",
-            **params,
-        )
-        mail.send_after_commit(session, mailer, message)
+    await notify.mail_owners(
+        session,
+        ctx,
+        mailer,
+        WARNING_SUBJECT,
+        WARNING_BODY,
+        link=f"{base_url}/t/{ctx.slug}/apps",
+        localised=lambda: {"module": gettext(module), "date": when(trial.ends_at)},
+    )
 
 
 async def run_due(
@@ -288,18 +269,11 @@ async def run_due(
     return done
 
 
-@cache
-def _registry(extra: tuple[str, ...], allow: tuple[str, ...] | None) -> ModuleRegistry:
-    # Core's jobs are called with a session and a workspace only; the modules' names (for
-    # the mail) and entitlements need the registry, loaded as the app loads it.
-    return ModuleRegistry.load(extra, allow)
-
-
 async def trials_job(session: AsyncSession, ctx: TenantContext) -> None:
     """Core's daily job for every workspace: :func:`run_due` now."""
     db = Database.of(session)
     settings = db.settings
-    registry = _registry(settings.extra_modules, settings.modules_allow)
+    registry = installed(settings.extra_modules, settings.modules_allow)
     await run_due(
         session,
         registry,

@@ -13,6 +13,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import members as billing_members
+from billing import reconcile
+from billing.subscriptions import removals_job
 from billing.trials import trials_job
 from core.context import TenantContext
 from core.db import Database
@@ -54,11 +57,15 @@ CORE_JOBS: tuple[ScheduledJob, ...] = (
     ScheduledJob("workspace_exports", "23 3 * * *", sweep_exports),
     # Billing's trials: the owners warned three days before the end, the end noted.
     ScheduledJob("billing_trials", "37 5 * * *", trials_job),
+    # Billing's removals: modules removed at the period's end taken out of the subscription.
+    ScheduledJob("billing_removals", "11 * * * *", removals_job),
 )
 
 #: Core's own event handlers, delivered for every workspace whatever its modules.
 CORE_HANDLERS: tuple[EventHandler, ...] = (
     EventHandler(export.ExportRequested, export.build_requested_export),
+    # Billing's per-member items: their quantity follows the active members.
+    EventHandler(billing_members.MembersChanged, billing_members.follow_members),
 )
 
 
@@ -76,4 +83,6 @@ class PlatformJob:
 
 PLATFORM_JOBS: tuple[PlatformJob, ...] = (
     PlatformJob("workspace_purge", "41 2 * * *", purge_due_workspaces),
+    # Billing: every workspace compared with Stripe, drift repaired and listed for the operator.
+    PlatformJob(reconcile.JOB_KEY, reconcile.JOB_CRON, reconcile.reconcile_job),
 )

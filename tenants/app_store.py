@@ -19,10 +19,13 @@ A card shows the module's price and trial from the operator's catalogue
 
 Enabling goes through :func:`tenants.services.enable_module` (dependencies first) and
 disabling through :func:`tenants.services.disable_module` (refused while an enabled module
-depends on it); this module adds the confirmation's facts, the payment rule and the audit
-entry. Payment: until subscribing exists (billing, in progress), enabling is free in
-development and test installations (labelled so on every card) and refused in
-production, where trials and the operator's grants are the way in.
+depends on it, and for a module in the workspace's subscription, which is removed at the
+period's end instead: :mod:`billing.subscriptions`); this module adds the confirmation's
+facts, the payment rule and the audit entry. Payment: with Stripe configured, a priced
+module is subscribed to (:mod:`billing.subscriptions`, the card's "Subscribe"); enabling
+without payment is free in development and test installations (labelled so on every card)
+and refused in production, where subscribing, trials and the operator's grants are the
+way in.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.models import BillingItem
 from core import audit
 from core.context import TenantContext
 from core.errors import Conflict, NotFound
@@ -79,6 +83,7 @@ class DisablePlan:
 
     card: ModuleCard
     blocking: list[str]  # names of the enabled modules that depend on it
+    subscribed: bool = False  # in the workspace's subscription: removed, not disabled
 
 
 def payment_free(settings: Settings) -> bool:
@@ -153,7 +158,8 @@ async def enable_plan(
 
 async def disable_plan(session: AsyncSession, registry: ModuleRegistry, key: str) -> DisablePlan:
     found = await card(session, registry, key)
-    return DisablePlan(found, found.enabled_dependents)
+    item = await session.scalar(select(BillingItem.id).where(BillingItem.module_key == key))
+    return DisablePlan(found, found.enabled_dependents, subscribed=item is not None)
 
 
 async def enable(
@@ -195,7 +201,14 @@ async def disable(
 ) -> TenantContext:
     """Disable ``key``, keeping its data (refused while an enabled module needs it); audited."""
     _known(registry, key)
-    blocking = (await disable_plan(session, registry, key)).blocking
+    plan = await disable_plan(session, registry, key)
+    if plan.subscribed:
+        raise Conflict(
+            "{module} is in your subscription: remove it instead. It stays on until the end "
+            "of the period paid for.",
+            module=gettext(registry.manifest(key).name),
+        )
+    blocking = plan.blocking
     if blocking:
         # The service's refusal, naming the modules for a person (in their language).
         raise Conflict(

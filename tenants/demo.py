@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.members import members_changed
 from core import audit, organisation, roles
 from core.context import TenantContext
 from core.db import Database, set_tenant
@@ -104,6 +105,7 @@ async def load(
         with use_locale(ctx.locale):  # units made now are named in the workspace's language
             await products.seed_defaults(session, ctx.locale)
             people = await _organisation(session, ctx, company, actor)
+            await members_changed(session)  # the demo people are members: billed as such
             await _parties(session, company, actor, people)
             await _products(session, company, actor)
     done = await modules_loaded(session)

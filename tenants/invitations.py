@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from billing.members import members_changed
 from core import audit, roles
 from core.context import TenantContext
 from core.db import add_unique, set_tenant
@@ -281,6 +282,7 @@ async def accept(session: AsyncSession, token: str, user: User) -> Membership:
         .values(email_verified_at=now)
     )
     await session.flush()
+    await members_changed(session)
     await audit.record(
         session,
         "core.member.joined",

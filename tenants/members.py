@@ -17,6 +17,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.members import members_changed
 from core import audit, roles
 from core.errors import Conflict, NotFound
 from core.identity import api_tokens
@@ -45,6 +46,7 @@ async def deactivate_member(
         raise Conflict("A workspace needs at least one owner.")
     member.active = False
     await session.flush()
+    await members_changed(session)
     tokens_revoked = await api_tokens.revoke_all(session, member.id)
     await audit.record(
         session,
@@ -65,6 +67,7 @@ async def reactivate_member(
     if not member.active:
         member.active = True
         await session.flush()
+        await members_changed(session)
         await audit.record(
             session,
             "core.member.reactivated",

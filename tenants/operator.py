@@ -66,6 +66,9 @@ OPERATOR_ACTIONS = (
     MODULE_REVOKED,
 )
 
+#: The prefix of the operator's billing actions (refunds, credits, cancels, trials).
+BILLING_ACTIONS = "operator.billing."
+
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 SCAN_BATCH = 200  # workspaces read per query while module or activity filters pick some out
 ACTIVE_DAYS = 30  # "active tenants": in use within this many days
@@ -365,7 +368,12 @@ async def _operator_history(session: AsyncSession) -> list[OperatorAction]:
     rows = await session.execute(
         select(AuditEntry, User.display_name)
         .outerjoin(User, User.id == AuditEntry.actor_id)
-        .where(AuditEntry.action.in_(OPERATOR_ACTIONS))
+        .where(
+            or_(
+                AuditEntry.action.in_(OPERATOR_ACTIONS),
+                AuditEntry.action.startswith(BILLING_ACTIONS),  # billing/console_actions.py
+            )
+        )
         .order_by(AuditEntry.id.desc())
         .limit(HISTORY_SIZE)
     )

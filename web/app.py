@@ -30,7 +30,10 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from billing import console_views as billing_console_views
 from billing import views as billing_views
+from billing import webhooks as billing_webhooks
+from billing import workspace_views as billing_workspace_views
 from core import i18n, mail, migrate
 from core.db import Database
 from core.exchange import api as exchange_api
@@ -142,6 +145,8 @@ def create_app(
             *account.PAGES,
             *operator.PAGES,
             *billing_views.PAGES,
+            *billing_console_views.PAGES,
+            *billing_webhooks.ROUTES,
             *recovery.PAGES,
             *signup.PAGES,
             *mailbox.PAGES,
@@ -156,6 +161,7 @@ def create_app(
             *workspace_routers(settings_pages.PAGES, [], tag="settings"),
             *workspace_routers(workspace_data.PAGES, [], tag="settings"),
             *workspace_routers(app_store.PAGES, [], tag="apps"),
+            *workspace_routers(billing_workspace_views.PAGES, [], tag="billing"),
             *workspace_routers(onboarding.PAGES, [], tag="onboarding"),
             *workspace_routers(notifications.PAGES, [], tag="notifications"),
             *workspace_routers(approvals.PAGES, [], tag="approvals"),

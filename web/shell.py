@@ -19,7 +19,10 @@ JSON API (``/api/``) reads none of this.
 Billing banners: a module read-only until paid is said on every workspace page to
 everyone (with the way to the app store for owners and admins); a module whose payment
 failed and is in its grace (:mod:`billing.entitlements`) is said to owners and admins
-only, with the date it turns read-only. Both come from the same query.
+only, with the date it turns read-only; and the workspace's dunning
+(:mod:`billing.dunning`: a failed payment, with the link to update the card, or the bank
+asking to confirm it, with the invoice's link) to owners and admins. All come from the
+same query.
 
 Approvals waiting: under core's default rule (:mod:`core.approvals`) a pending
 request waits for any owner or admin, so they see the count of pending
@@ -42,6 +45,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import dunning
 from core.approvals import APPROVER_ROLES, CORE_ENGINE
 from core.context import TenantContext
 from core.contributions import menu
@@ -97,7 +101,11 @@ SELECT {_USER_COLUMNS}, t.name AS workspace_name,
           FROM core_tenant_module tm
          WHERE tm.tenant_id = t.id AND tm.enabled AND (tm.until IS NULL OR tm.until > now())
            AND tm.access = 'full' AND tm.source = 'paid' AND tm.read_only_from > now()
-       ) AS past_due
+       ) AS past_due,
+       (SELECT ba.payment_failed_at IS NOT NULL FROM billing_account ba
+         WHERE ba.tenant_id = t.id) AS payment_failed,
+       (SELECT ba.payment_action_url FROM billing_account ba
+         WHERE ba.tenant_id = t.id) AS payment_action_url
   FROM core_user u, core_tenant t
  WHERE u.id = :user_id AND t.id = :tenant_id
 """
@@ -127,15 +135,20 @@ class ShellFacts:
     admin: bool = False  # an owner or admin of this workspace
     # (module key, when it turns read-only) of each paid module in its payment's grace
     past_due: tuple[tuple[str, datetime], ...] = ()
+    # Dunning (billing.dunning): a payment failed, or the bank asks to confirm it (where).
+    payment_failed: bool = False
+    payment_action_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Banner:
-    """A billing notice above the page: ``kind`` is ``past_due`` or ``read_only``."""
+    """A billing notice above the page: ``kind`` is ``past_due`` or ``read_only`` (of a
+    module), ``payment_failed`` or ``payment_action`` (dunning, with where to act)."""
 
     kind: str
-    module_name: str  # a msgid
+    module_name: str = ""  # a msgid; the dunning banners name no module
     until: datetime | None = None  # past_due: when it turns read-only
+    link: str | None = None  # the dunning banners: the portal, or the bank's confirmation
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +194,8 @@ def _facts(row: Any) -> ShellFacts:
         past_due=tuple(
             (key, datetime.fromisoformat(until)) for key, until in mapping.get("past_due") or ()
         ),
+        payment_failed=bool(mapping.get("payment_failed")),
+        payment_action_url=mapping.get("payment_action_url"),
     )
 
 
@@ -263,6 +278,11 @@ def layout(request: Request[Any, Any, Any], registry: ModuleRegistry) -> Layout:
         for key in sorted(ctx.read_only)
         if key in registry.modules
     ]
+    if admin and facts is not None:
+        if facts.payment_failed:
+            banners.append(Banner("payment_failed", link=dunning.portal_path(ctx.slug)))
+        if facts.payment_action_url:
+            banners.append(Banner("payment_action", link=facts.payment_action_url))
     return replace(
         shell, workspace=ctx, workspace_name=name, entries=entries, banners=banners, admin=admin
     )

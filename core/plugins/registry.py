@@ -13,7 +13,7 @@ import importlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib.metadata import entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,14 @@ class LoadedModule:
     @property
     def key(self) -> str:
         return self.manifest.key
+
+
+@cache
+def installed(extra: tuple[str, ...] = (), allow: tuple[str, ...] | None = None) -> ModuleRegistry:
+    """The registry as the app loads it, once per process: for core's scheduled jobs and
+    platform jobs, which the worker calls with a session (or the database) and no
+    registry (``installed(settings.extra_modules, settings.modules_allow)``)."""
+    return ModuleRegistry.load(extra, allow)
 
 
 def discover(extra: Iterable[str] = ()) -> list[Candidate]:

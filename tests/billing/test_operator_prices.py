@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,13 +11,11 @@ from sqlalchemy import select
 from billing import catalogue
 from billing.models import BillingPrice
 from core.db import Database
-from core.identity import sessions
-from core.models import Operator, SecurityEvent, User
+from core.models import SecurityEvent, User
 from core.plugins.registry import ModuleRegistry
 from core.settings import Settings
+from tests.billing.conftest import Console
 from tests.billing.stripe_settings import dead_address, with_stripe
-from tests.conftest import LiveServer
-from web.auth import OPERATOR_COOKIE
 
 HTML = {"accept": "text/html"}
 PRICES = "/operator/prices"
@@ -29,42 +23,6 @@ PRICES = "/operator/prices"
 
 def _csrf(page: str) -> str:
     return page.split('name="_csrf_token" value="')[1].split('"')[0]
-
-
-@pytest.fixture
-async def ops_user(db: Database) -> User:
-    async with db.global_transaction() as session:
-        user = User(email="ops@atrium.test", display_name="Ops")
-        session.add(user)
-        await session.flush()
-        session.add(Operator(user_id=user.id))
-        return user
-
-
-Console = Callable[[Settings], "contextlib.AbstractAsyncContextManager[httpx.AsyncClient]"]
-
-
-@pytest.fixture
-async def console(
-    db: Database, registry: ModuleRegistry, settings: Settings, ops_user: User, tmp_path: Path
-) -> Console:
-    """Open the operator console, signed in, on an app run with the settings given."""
-    from web.app import create_app
-
-    @contextlib.asynccontextmanager
-    async def open_with(app_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-        app = create_app(
-            dataclasses.replace(app_settings, data_dir=tmp_path), db=db, registry=registry
-        )
-        async with LiveServer(app) as base, httpx.AsyncClient(base_url=base, headers=HTML) as http:
-            async with db.global_transaction() as session:
-                token, _ = await sessions.start(
-                    session, settings, ops_user.id, area=sessions.OPERATOR
-                )
-            http.cookies.set(OPERATOR_COOKIE, token, domain="127.0.0.1")
-            yield http
-
-    return open_with
 
 
 async def _submit(http: httpx.AsyncClient, path: str, form: dict[str, str]) -> httpx.Response:
@@ -95,9 +53,9 @@ async def _log(db: Database, action: str) -> list[SecurityEvent]:
 
 
 async def test_the_operator_sets_a_price_and_a_change_is_a_new_version(
-    console: Console, db: Database, settings: Settings, ops_user: User
+    operator_console: Console, db: Database, settings: Settings, ops_user: User
 ) -> None:
-    async with console(settings) as http:
+    async with operator_console(settings) as http:
         page = await http.get(PRICES)
         assert page.status_code == 200
         assert 'href="/operator/prices"' in page.text  # in the console's menu
@@ -147,14 +105,14 @@ async def test_the_operator_sets_a_price_and_a_change_is_a_new_version(
     ],
 )
 async def test_bad_input_is_refused_beside_its_field_with_what_was_typed(
-    console: Console,
+    operator_console: Console,
     db: Database,
     settings: Settings,
     form: dict[str, str],
     field: str,
     message: str,
 ) -> None:
-    async with console(settings) as http:
+    async with operator_console(settings) as http:
         refused = await _submit(http, PRICES, form)
     assert refused.status_code == 422, refused.text
     beside = refused.text.split(f'id="price-{field}-error"')[1].split("</p>")[0]
@@ -169,9 +127,9 @@ async def test_bad_input_is_refused_beside_its_field_with_what_was_typed(
 
 
 async def test_a_post_without_the_csrf_token_or_an_operator_changes_nothing(
-    console: Console, db: Database, settings: Settings, anonymous_client: httpx.AsyncClient
+    operator_console: Console, db: Database, settings: Settings, anonymous_client: httpx.AsyncClient
 ) -> None:
-    async with console(settings) as http:
+    async with operator_console(settings) as http:
         refused = await http.post(PRICES, data=_form())
         assert refused.status_code == 403
     outsider = await anonymous_client.get(PRICES, headers=HTML, follow_redirects=False)
@@ -181,9 +139,9 @@ async def test_a_post_without_the_csrf_token_or_an_operator_changes_nothing(
 
 
 async def test_with_stripe_down_the_price_is_saved_not_synced_and_syncs_again(
-    console: Console, db: Database, settings: Settings, ops_user: User, stripe_standin
+    operator_console: Console, db: Database, settings: Settings, ops_user: User, stripe_standin
 ) -> None:
-    async with console(with_stripe(settings, dead_address())) as http:
+    async with operator_console(with_stripe(settings, dead_address())) as http:
         saved = await _submit(http, PRICES, _form())
         assert saved.status_code == 303
         assert saved.headers["location"] == "/operator/prices?done=unsynced"
@@ -197,7 +155,7 @@ async def test_with_stripe_down_the_price_is_saved_not_synced_and_syncs_again(
     assert price.active
     assert not price.synced
 
-    async with console(with_stripe(settings, stripe_standin.api_base)) as http:
+    async with operator_console(with_stripe(settings, stripe_standin.api_base)) as http:
         again = await _submit(http, f"{PRICES}/{price.id}/sync", {})
         assert again.headers["location"] == "/operator/prices?done=synced"
         page = await http.get(PRICES)

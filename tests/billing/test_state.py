@@ -126,3 +126,52 @@ async def test_two_workspaces_are_apart(db, registry, make_tenant) -> None:
     assert (await _levels(db, two)).get("sample") is None
     async with db.tenant_transaction(two.tenant_id) as session:
         assert await session.scalar(select(BillingAccount)) is None
+
+
+async def test_an_unpriced_dependency_stays_on_with_its_paid_dependant(
+    db, registry, make_tenant
+) -> None:
+    ctx = await make_tenant("state-deps")
+    addon = await _stripe_price(db, registry, "sampleaddon")  # sample itself has no price
+    changes = await _record(db, registry, ctx, _subscription("active", addon))
+    assert changes == [state.Change("sampleaddon", "off", "on")]  # sample came along
+    # Recorded again, the dependency the subscription does not name stays on.
+    assert await _record(db, registry, ctx, _subscription("active", addon)) == []
+    assert await _levels(db, ctx) == {"sample": "on", "sampleaddon": "on"}
+    changes = await _record(db, registry, ctx, _subscription("canceled", addon))
+    assert [c.module_key for c in changes] == ["sampleaddon", "sample"]
+    assert await _levels(db, ctx) == {"sample": "off", "sampleaddon": "off"}
+
+
+async def test_a_subscription_renewed_outside_atrium_keeps_its_modules(
+    db, registry, make_tenant
+) -> None:
+    ctx = await make_tenant("state-renewed")
+    price = await _stripe_price(db, registry, "sample")
+    await _record(db, registry, ctx, _subscription("active", price, cancel_at_period_end=True))
+    async with db.tenant_transaction(ctx.tenant_id) as session:
+        item = await session.scalar(select(BillingItem))
+        assert item is not None
+        assert item.ends_at == NOW + timedelta(days=30)
+    # The owner renewed it in Stripe's portal: nothing ends any more.
+    await _record(db, registry, ctx, _subscription("active", price, cancel_at_period_end=False))
+    async with db.tenant_transaction(ctx.tenant_id) as session:
+        item = await session.scalar(select(BillingItem))
+        assert item is not None
+        assert item.ends_at is None
+    assert (await _levels(db, ctx, NOW + timedelta(days=40)))["sample"] == "on"
+
+
+async def test_a_payment_recorded_by_hand_runs_to_its_own_end(db, registry, make_tenant) -> None:
+    ctx = await make_tenant("state-manual", "sample")
+    until = NOW + timedelta(days=90)
+    async with db.tenant_transaction(ctx.tenant_id) as session:
+        await session.execute(
+            update(TenantModule)
+            .where(TenantModule.module_key == "sample")
+            .values(source="paid", until=until)
+        )
+    price = await _stripe_price(db, registry, "sampleaddon")
+    await _record(db, registry, ctx, _subscription("active", price))
+    await _record(db, registry, ctx, _subscription("canceled", price))
+    assert (await _levels(db, ctx))["sample"] == "on"

@@ -151,14 +151,27 @@ class LocalStripe:
             conn.close()
 
     def call(
-        self, method: str, path: str, params: dict[str, Any] | None = None, *, api_key: str
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        api_key: str,
+        as_json: bool = False,
     ) -> dict[str, Any]:
-        """One API call; a localstripe error is raised as the same StripeError."""
+        """One API call; a localstripe error is raised as the same StripeError.
+
+        ``as_json`` sends the parameters as a JSON body, which localstripe also reads: its
+        values keep their types (a form's are all strings, which localstripe's generic
+        update stores as they come)."""
         encoded = forms.encode(params or {})
         headers = {"Authorization": f"Bearer {api_key}"}
         body = None
         if method == "GET":
             path = f"{path}?{encoded}" if encoded else path
+        elif as_json:
+            body = json.dumps(params or {}).encode()
+            headers["Content-Type"] = "application/json"
         else:
             body = encoded.encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"

@@ -41,6 +41,11 @@ class StripeHarness:
         """Every webhook the stand-in sent since the last reset, with the answer it got."""
         return list(self.standin.deliveries)
 
+    @property
+    def idempotency_log(self) -> list[tuple[str, str, bool]]:
+        """``(path, Idempotency-Key, replayed)`` of every keyed POST since the last reset."""
+        return list(self.standin.idempotency_log)
+
     def client(self, key: str = TEST_KEY) -> stripe.StripeClient:
         # No retries: a failing call should fail the test at once, not three times.
         return stripe.StripeClient(

@@ -25,10 +25,14 @@ from .common import (
     Request,
     Response,
     StripeError,
+    as_int,
     check_params,
     new_id,
+    no_such,
     paginate,
 )
+from .invoices import Invoices, invoice_links
+from .payments import Payments
 from .portal import Portal
 from .prices import Prices, price_from_plan
 from .webhooks import Delivery, Endpoint, deliver, verify
@@ -41,7 +45,7 @@ _EXPANDABLE = {
 _HOP_BY_HOP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length"}
 
 
-class Standin(Prices, Checkout, Portal):
+class Standin(Prices, Checkout, Portal, Invoices, Payments):
     """The stand-in server; ``start()`` runs it in a thread on loopback."""
 
     RELAY_ID = "atrium-standin"  # localstripe webhook that points back here
@@ -74,6 +78,10 @@ class Standin(Prices, Checkout, Portal):
             ("POST", f"/v1/checkout/sessions/{sid}/expire", self.expire_session, True),
             ("POST", "/v1/billing_portal/sessions", self.create_portal_session, True),
             ("GET", "/v1/subscription_items", self.list_subscription_items, True),
+            ("DELETE", f"/v1/subscription_items/{sid}", self.delete_subscription_item, True),
+            ("POST", f"/v1/subscription_items/{sid}", self.update_subscription_item, True),
+            ("GET", r"/invoices/(?P<id>[^/]+)\.pdf", self.invoice_pdf, False),
+            ("GET", f"/invoices/{sid}", self.invoice_page, False),
             ("GET", f"/checkout/{sid}", self.checkout_page, False),
             ("POST", f"/checkout/{sid}/pay", self.checkout_pay, False),
             ("GET", f"/billing_portal/{sid}", self.portal_page, False),
@@ -81,6 +89,26 @@ class Standin(Prices, Checkout, Portal):
             ("POST", f"/_config/webhooks/{sid}", self.config_webhook, False),
             ("DELETE", "/_config/data", self.config_reset, False),
             ("POST", "/_standin/localstripe-events", self.relay, False),
+            ("GET", "/v1/invoice_payments", self.list_invoice_payments, True),
+            ("GET", f"/v1/invoice_payments/{sid}", self.retrieve_invoice_payment, True),
+            (
+                "POST",
+                f"/v1/customers/{sid}/balance_transactions",
+                self.create_balance_transaction,
+                True,
+            ),
+            (
+                "GET",
+                f"/v1/customers/{sid}/balance_transactions",
+                self.list_balance_transactions,
+                True,
+            ),
+            (
+                "GET",
+                f"/v1/customers/{sid}/balance_transactions/(?P<txn>[^/]+)",
+                self.retrieve_balance_transaction,
+                True,
+            ),
         ]
 
     # -- life cycle -------------------------------------------------------------------
@@ -114,7 +142,13 @@ class Standin(Prices, Checkout, Portal):
             self.portal_sessions: dict[str, dict[str, Any]] = {}
             # subscription id → {item id: item}: the items added after the first one
             self.extra_items: dict[str, dict[str, dict[str, Any]]] = {}
+            # items deleted with DELETE /v1/subscription_items/<id>: left out of every answer
+            self.deleted_items: set[str] = set()
+            # (path, Idempotency-Key, replayed?) of every POST that carried a key, in order
+            self.idempotency_log: list[tuple[str, str, bool]] = []
             self._idempotent: dict[tuple[str, str], tuple[str, Response | None]] = {}
+            # customer id → its balance transactions (payments.py), oldest first
+            self.balance_transactions: dict[str, list[dict[str, Any]]] = {}
             self.endpoints.clear()
             self.deliveries.clear()
 
@@ -164,6 +198,7 @@ class Standin(Prices, Checkout, Portal):
             seen = self._idempotent.get(slot)
             if seen is None:
                 self._idempotent[slot] = (fingerprint, None)  # in flight
+            self.idempotency_log.append((request.path, key, seen is not None))
         if seen is not None:
             first_fingerprint, response = seen
             if first_fingerprint != fingerprint:
@@ -229,14 +264,55 @@ class Standin(Prices, Checkout, Portal):
         """localstripe stores a created item but leaves it out of its subscription's
         ``items`` (and the item without its ``subscription``): the stand-in remembers
         it and puts it back (see ``_fix_up``)."""
+        if request.method != "POST":
+            return  # read, not changed: the item stays where it is
         with self._lock:
-            owner = request.params.get("subscription") if request.method == "POST" else None
+            owner = request.params.get("subscription")
             for sub_id, extras in self.extra_items.items():
                 if extras.pop(item["id"], None) is not None and request.method == "POST":
                     owner = sub_id  # an update of an item it already tracks
             if owner and request.method == "POST":
                 item["subscription"] = owner
                 self.extra_items.setdefault(owner, {})[item["id"]] = item
+
+    def delete_subscription_item(self, request: Request) -> Response:
+        """Stripe's ``DELETE /v1/subscription_items/<id>``: the item leaves its subscription.
+        localstripe deletes the object but keeps it in its subscription's own list (and
+        knows nothing of the extras), so the stand-in drops it from every answer. Like
+        Stripe, it refuses to delete a subscription's last item (cancel it instead)."""
+        item_id, key = request.match["id"], request.api_key or ""
+        check_params(request.params, {"proration_behavior", "proration_date", "clear_usage"})
+        path = f"/v1/subscription_items/{quote(item_id)}"
+        if item_id in self.deleted_items:
+            raise no_such("subscription_item", item_id)
+        try:
+            self.localstripe.call("GET", path, api_key=key)
+        except StripeError:
+            raise no_such("subscription_item", item_id) from None
+        with self._lock:
+            owner = next((s for s, extras in self.extra_items.items() if item_id in extras), None)
+        if owner is None:  # the first item: localstripe's own list holds it
+            listed = self.localstripe.call(
+                "GET", "/v1/subscriptions", {"status": "all", "limit": 100}, api_key=key
+            )["data"]
+            owner = next(
+                (s["id"] for s in listed if item_id in {i["id"] for i in s["items"]["data"]}),
+                None,
+            )
+        if owner is not None:
+            sub = self.localstripe.call("GET", f"/v1/subscriptions/{quote(owner)}", api_key=key)
+            if len(self._fix_up(sub)["items"]["data"]) <= 1:
+                raise StripeError(
+                    400,
+                    "A subscription must have at least one active plan. To cancel a "
+                    "subscription, please use the cancel API endpoint on /v1/subscriptions.",
+                )
+        self.localstripe.call("DELETE", path, api_key=key)
+        with self._lock:
+            self.deleted_items.add(item_id)
+            for extras in self.extra_items.values():
+                extras.pop(item_id, None)
+        return Response.json({"id": item_id, "object": "subscription_item", "deleted": True})
 
     def list_subscription_items(self, request: Request) -> Response:
         p = request.params
@@ -249,6 +325,46 @@ class Standin(Prices, Checkout, Portal):
         items = self._fix_up(sub)["items"]["data"]
         url = f"/v1/subscription_items?subscription={sub['id']}"
         return Response.json(self._expand(paginate(items, p, url), p, request.api_key))
+
+    #: Stripe's ways to bill a quantity change; the stand-in accepts them and makes no
+    #: proration items (localstripe has none).
+    _PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
+
+    def update_subscription_item(self, request: Request) -> Response:
+        """``POST /v1/subscription_items/<id>``: ``quantity`` (an integer, 0 or more),
+        ``metadata``, ``proration_behavior``. localstripe's generic update would store the
+        form's ``quantity`` as a string and refuse ``proration_behavior``: checked here and
+        sent on as JSON, so the item, its subscription's ``items`` and
+        ``GET /v1/subscription_items`` hold the integer."""
+        p, key = request.params, request.api_key or ""
+        check_params(p, {"quantity", "metadata", "proration_behavior", "expand"})
+        change: dict[str, Any] = {}
+        if "quantity" in p:
+            quantity = as_int(p, "quantity")
+            if quantity is None or quantity < 0:
+                raise StripeError(400, "Invalid non-negative integer", param="quantity")
+            change["quantity"] = quantity
+        if "metadata" in p:
+            if not isinstance(p["metadata"], dict):
+                raise StripeError(400, "Invalid object", param="metadata")
+            change["metadata"] = p["metadata"]
+        behavior = p.get("proration_behavior")
+        if behavior is not None and behavior not in self._PRORATION_BEHAVIORS:
+            raise StripeError(
+                400,
+                "Invalid proration_behavior: must be one of "
+                + ", ".join(self._PRORATION_BEHAVIORS),
+                param="proration_behavior",
+            )
+        path = f"/v1/subscription_items/{quote(request.match['id'])}"
+        try:
+            item = self.localstripe.call("POST", path, change, api_key=key, as_json=True)
+        except StripeError as error:
+            if error.status == 404:
+                raise no_such("subscription_item", request.match["id"]) from None
+            raise
+        self._track_item(request, item)
+        return Response.json(self._expand(self._fix_up(item), p, key))
 
     def _for_localstripe(self, request: Request) -> bytes:
         """localstripe's items take the legacy ``plan`` (a plan's id is its price's id), and
@@ -272,6 +388,12 @@ class Standin(Prices, Checkout, Portal):
             if "price" in item and "plan" not in item:
                 item["plan"] = item.pop("price")
                 changed = True
+        # localstripe does not prorate, and refuses the parameter on items and on an update
+        # of a subscription (it knows it only when creating one): Stripe's answer is the
+        # same object either way.
+        if (m.group(1) == "subscription_items" or m.group(2)) and "proration_behavior" in params:
+            del params["proration_behavior"]
+            changed = True
         return forms.encode(params).encode() if changed else request.body
 
     def _fix_up(self, obj: Any) -> Any:
@@ -294,6 +416,13 @@ class Standin(Prices, Checkout, Portal):
             added = [self._fix_up(i) for i in extras.values() if i["id"] not in known]
             obj["items"]["data"] = obj["items"].get("data", []) + added
             obj["items"]["total_count"] = len(obj["items"]["data"])
+        if obj.get("object") == "subscription" and isinstance(obj.get("items"), dict):
+            data = obj["items"].get("data", [])
+            if any(i.get("id") in self.deleted_items for i in data):
+                obj["items"]["data"] = [i for i in data if i.get("id") not in self.deleted_items]
+                obj["items"]["total_count"] = len(obj["items"]["data"])
+        if obj.get("object") == "invoice":
+            invoice_links(obj, self.url)
         if (
             obj.get("object") == "subscription"
             and obj.get("status") == "incomplete"

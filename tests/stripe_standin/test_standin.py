@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
+import urllib.error
 import urllib.request
 import uuid
 
+import pypdf
 import pytest
 import stripe
 
@@ -296,6 +299,140 @@ def test_portal_session(stripe_standin: StripeHarness) -> None:
     )
     assert (status, location) == (303, f"/billing_portal/{portal.id}")
     assert client.v1.subscriptions.retrieve(subscription).status == "canceled"
+
+
+def _paying_subscription(client: stripe.StripeClient, *prices: str) -> stripe.Subscription:
+    """A customer paying by card with one subscription: the first price as its first item
+    (quantity 2), the others added as items."""
+    customer = client.v1.customers.create(params={"email": "payer@example.com"}).id
+    card = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}
+    pm = client.v1.payment_methods.create(params={"type": "card", "card": card}).id
+    client.v1.payment_methods.attach(pm, params={"customer": customer})
+    client.v1.customers.update(
+        customer, params={"invoice_settings": {"default_payment_method": pm}}
+    )
+    first, *more = prices
+    subscription = client.v1.subscriptions.create(
+        params={"customer": customer, "items": [{"price": first, "quantity": 2}]}
+    )
+    for price in more:
+        client.v1.subscription_items.create(
+            params={"subscription": subscription.id, "price": price, "quantity": 1}
+        )
+    return subscription
+
+
+def test_a_quantity_update_is_an_integer_everywhere(stripe_standin: StripeHarness) -> None:
+    client = stripe_standin.client()
+    product = client.v1.products.create(params={"name": "HR"}).id
+    seats, flat = _monthly(client, product, 500, None), _monthly(client, product, 900, None)
+    subscription = _paying_subscription(client, seats.id, flat.id)
+    first, added = client.v1.subscription_items.list(params={"subscription": subscription.id}).data
+
+    for item, quantity in ((first, 7), (added, 3)):  # the first item and an added one
+        updated = client.v1.subscription_items.update(
+            item.id,
+            params={"quantity": quantity, "proration_behavior": "create_prorations"},
+            options={"idempotency_key": f"quantity-{item.id}-{quantity}"},
+        )
+        assert updated.quantity == quantity  # an integer, as Stripe answers
+        assert client.v1.subscription_items.retrieve(item.id).quantity == quantity
+        stored = _get_json(f"{stripe_standin.localstripe_url}/v1/subscription_items/{item.id}")
+        assert stored["quantity"] == quantity  # localstripe holds the integer itself
+
+    items = client.v1.subscriptions.retrieve(subscription.id)["items"].data
+    assert {i.id: i.quantity for i in items} == {first.id: 7, added.id: 3}
+    listed = client.v1.subscription_items.list(params={"subscription": subscription.id}).data
+    assert {i.id: i.quantity for i in listed} == {first.id: 7, added.id: 3}
+    assert {i.id: i.price.id for i in listed} == {first.id: seats.id, added.id: flat.id}
+
+    for bad in (
+        {"quantity": -1},
+        {"quantity": "many"},
+        {"proration_behavior": "sometimes"},
+        {"price": flat.id},  # not served: localstripe cannot change an item's plan
+    ):
+        with pytest.raises(stripe.InvalidRequestError) as refused:
+            client.v1.subscription_items.update(first.id, params=bad)
+        assert refused.value.http_status == 400
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        client.v1.subscription_items.update("si_missing", params={"quantity": 2})
+    assert missing.value.http_status == 404
+    assert client.v1.subscription_items.retrieve(first.id).quantity == 7
+
+
+def test_items_are_deleted_as_at_stripe_and_a_subscription_ends_at_its_period_end(
+    stripe_standin: StripeHarness,
+) -> None:
+    client = stripe_standin.client()
+    product = client.v1.products.create(params={"name": "CRM"}).id
+    crm, hr, erp = (_monthly(client, product, amount, None) for amount in (900, 500, 700))
+    subscription = _paying_subscription(client, crm.id, hr.id)
+    first, added = client.v1.subscription_items.list(params={"subscription": subscription.id}).data
+    assert client.v1.subscription_items.retrieve(added.id).id == added.id  # a read keeps it
+
+    # The first item goes (prorations asked for; localstripe makes none): the other stays.
+    deleted = client.v1.subscription_items.delete(
+        first.id, params={"proration_behavior": "create_prorations"}
+    )
+    assert (deleted.id, deleted.deleted) == (first.id, True)
+    items = client.v1.subscriptions.retrieve(subscription.id)["items"].data
+    assert [i.id for i in items] == [added.id]
+    listed = client.v1.subscription_items.list(params={"subscription": subscription.id}).data
+    assert [i.id for i in listed] == [added.id]
+    with pytest.raises(stripe.InvalidRequestError) as gone:
+        client.v1.subscription_items.delete(first.id)
+    assert gone.value.http_status == 404
+    with pytest.raises(stripe.InvalidRequestError) as last:  # as Stripe: cancel it instead
+        client.v1.subscription_items.delete(added.id, params={"proration_behavior": "none"})
+    assert "at least one active plan" in str(last.value)
+
+    # An item added with prorations, then the whole subscription set to end and back.
+    more = client.v1.subscription_items.create(
+        params={
+            "subscription": subscription.id,
+            "price": erp.id,
+            "quantity": 1,
+            "proration_behavior": "create_prorations",
+        }
+    )
+    items = client.v1.subscriptions.retrieve(subscription.id)["items"].data
+    assert sorted(i.id for i in items) == sorted([added.id, more.id])
+    for flag in (True, False):
+        updated = client.v1.subscriptions.update(
+            subscription.id, params={"cancel_at_period_end": flag}
+        )
+        assert updated.cancel_at_period_end is flag
+        assert client.v1.subscriptions.retrieve(subscription.id).cancel_at_period_end is flag
+
+
+def test_invoices_have_a_number_a_page_and_a_pdf(stripe_standin: StripeHarness) -> None:
+    client = stripe_standin.client()
+    product = client.v1.products.create(params={"name": "Finance"}).id
+    price = _monthly(client, product, 1250, None)
+    subscription = _paying_subscription(client, price.id)
+
+    [invoice] = client.v1.invoices.list(params={"customer": subscription.customer}).data
+    assert invoice.status == "paid"
+    assert invoice.amount_due == invoice.amount_paid == 2 * 1250
+    assert invoice.number.endswith("-0001")
+    assert client.v1.invoices.retrieve(invoice.id).number == invoice.number  # stable
+    assert invoice.hosted_invoice_url == f"{stripe_standin.api_base}/invoices/{invoice.id}"
+    assert invoice.invoice_pdf == f"{invoice.hosted_invoice_url}.pdf"
+
+    with urllib.request.urlopen(invoice.invoice_pdf, timeout=10) as response:
+        assert response.headers["Content-Type"] == "application/pdf"
+        pdf = response.read()
+    assert pdf.startswith(b"%PDF-")
+    text = pypdf.PdfReader(io.BytesIO(pdf), strict=True).pages[0].extract_text()
+    assert invoice.number in text
+    assert "25.00 USD" in text
+    page = _page(invoice.hosted_invoice_url)
+    assert invoice.number in page
+    assert f"href='{invoice.invoice_pdf}'" in page
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        urllib.request.urlopen(f"{stripe_standin.api_base}/invoices/in_missing.pdf", timeout=10)
+    assert unknown.value.code == 404
 
 
 def test_bad_signature_fails_construct_event() -> None:
