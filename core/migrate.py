@@ -225,14 +225,20 @@ async def current_heads(owner: URL, registry: ModuleRegistry) -> set[str]:
 
 def upgraded_heads(owner: URL, registry: ModuleRegistry) -> set[str]:
     """What ``alembic_version`` holds at head: the script's heads, less those another head
-    depends on (a module's branch ``depends_on`` core's head, which it then implies)."""
+    implies (a module's branch ``depends_on`` core's head, on any of its revisions)."""
     script = ScriptDirectory.from_config(alembic_config(owner, registry))
     heads = set(script.get_heads())
     implied: set[str] = set()
     for head in heads:
-        revision = script.get_revision(head)
-        needs = revision.dependencies if revision is not None else None
-        implied.update((needs,) if isinstance(needs, str) else needs or ())
+        below = [head]
+        while below:  # every revision under this head, through down revisions and depends_on
+            revision = script.get_revision(below.pop())
+            if revision is None:
+                continue
+            for name in (revision.down_revision, revision.dependencies):
+                found = (name,) if isinstance(name, str) else name or ()
+                below.extend(r for r in found if r not in implied)
+                implied.update(found)
     return heads - implied
 
 

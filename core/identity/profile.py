@@ -17,11 +17,13 @@ replaced and served as every kept picture is (:mod:`core.records.images`).
 
 from __future__ import annotations
 
+import uuid
 import zoneinfo
 from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import BinaryIO
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Conflict, NotFound, Unauthenticated, ValidationFailed
@@ -75,6 +77,16 @@ def check_time_zone(time_zone: str) -> str:
             field="time_zone",
         )
     return time_zone
+
+
+async def time_zone_of(session: AsyncSession, user_id: uuid.UUID) -> zoneinfo.ZoneInfo:
+    """The user's time zone (their profile's), UTC when it is unknown: how a time typed
+    into a form (``2026-03-05T14:30``) is read."""
+    name = await session.scalar(select(User.time_zone).where(User.id == user_id))
+    try:
+        return zoneinfo.ZoneInfo(name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
 
 
 async def update_profile(

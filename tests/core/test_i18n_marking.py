@@ -82,7 +82,10 @@ class UnmarkedText(HTMLParser):
     def _attributes(self, attributes: dict[str, str | None], tag: str = "") -> None:
         for name, value in attributes.items():
             shown = name in SHOWN_ATTRIBUTES or (
-                name == "value" and attributes.get("type") in ("submit", "button", "reset")
+                # An input button shows its value; a <button> shows its content, not its value.
+                name == "value"
+                and tag in ("input", "")  # "": attributes a template hole cut off their tag
+                and attributes.get("type") in ("submit", "button", "reset")
             )
             if shown and value and shows_words(value):
                 self.found.append((self.getpos()[0], f'<{tag} {name}="{value}">'))

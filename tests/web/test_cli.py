@@ -77,7 +77,7 @@ def test_modules_list_shows_versions_and_depends() -> None:
     result = atrium("modules", "list")
     assert result.returncode == 0, result.stderr
     lines = {line.split()[0]: line for line in result.stdout.splitlines()}
-    assert list(lines) == ["crm", "sample", "sampleaddon"]  # install order
+    assert list(lines) == ["crm", "oa", "sample", "sampleaddon"]  # install order
     assert "1.0.0" in lines["sample"]
     assert "depends: sample" in lines["sampleaddon"]
 

@@ -97,7 +97,7 @@ async def test_the_landing_page_says_what_atrium_is_and_lists_the_installed_modu
     assert 'href="/sign-in" id="landing-sign-in"' in page.text
     card = r'<article class="card" data-module="(\w+)">(.*?)</article>'
     by_key = dict(re.findall(card, page.text, re.S))
-    assert list(by_key) == ["crm", "sample", "sampleaddon"]  # install order: dependencies first
+    assert list(by_key) == ["crm", "oa", "sample", "sampleaddon"]  # install order: deps first
     assert "A test-only module that exercises every hook." in by_key["sample"]
     assert "Requires Sample" in by_key["sampleaddon"]
     assert "Requires" not in by_key["sample"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +22,7 @@ from sqlalchemy.orm import aliased
 
 from core.errors import NotFound, ValidationFailed
 from core.i18n import N_, gettext
+from core.identity.profile import time_zone_of
 from core.models import User
 from core.parties.models import PERSON, Party
 from core.permissions import Actor, visible
@@ -47,15 +47,6 @@ KINDS = {
     "email": N_("E-mail"),
 }
 assert tuple(KINDS) == FOLLOW_UP_KINDS
-
-
-async def time_zone_of(session: AsyncSession, user_id: uuid.UUID) -> ZoneInfo:
-    """The member's time zone (their profile's), UTC when it is unknown."""
-    name = await session.scalar(select(User.time_zone).where(User.id == user_id))
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _content(content: str) -> str:

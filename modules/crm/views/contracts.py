@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.context import TenantContext
 from core.errors import DomainError, NotFound, ValidationFailed
-from core.models import User
+from core.models import ApprovalRequest, User
 from core.parties.models import Party
 from core.permissions import Actor
 from core.records import access
@@ -59,6 +59,7 @@ from web.forms import (
 from web.tenancy import requires
 
 TAB = "/crm/contracts"
+OA = "oa"  # the approval flow module, whose page a contract links to while it decides
 FORM_FIELDS = (
     "title",
     "party_id",
@@ -342,6 +343,21 @@ def _plan_form(view: ContractView) -> dict[str, str]:
     return form
 
 
+async def _approval_flow_href(
+    session: AsyncSession, tenant: TenantContext, contract: Contract
+) -> str | None:
+    """The page of the approval flow deciding the contract, when OA's flow (not core's rule,
+    decided here) holds its request: OA's page for a request, by the request's id."""
+    if contract.status != "pending_approval" or contract.approval_request_id is None:
+        return None
+    engine = await session.scalar(
+        select(ApprovalRequest.engine).where(ApprovalRequest.id == contract.approval_request_id)
+    )
+    if engine != OA or OA not in tenant.enabled:
+        return None
+    return f"/t/{tenant.slug}/oa/approvals/requests/{contract.approval_request_id}"
+
+
 async def contract_detail(
     session: AsyncSession,
     tenant: TenantContext,
@@ -386,6 +402,7 @@ async def contract_detail(
         methods=METHODS,
         can_write=can_write,
         can_decide=await contracts.may_decide(session, actor, contract),
+        approval_flow_href=await _approval_flow_href(session, tenant, contract),
         can_pay=actor.can(codes.PAYMENT_WRITE) and contract.status == "signed",
         finance_records=FINANCE in tenant.enabled,
         **sections,

@@ -39,6 +39,7 @@ from core import contributions
 from core.context import TenantContext
 from core.errors import NotFound, ValidationFailed
 from core.i18n import N_
+from core.identity.profile import time_zone_of
 from core.parties.models import Party
 from core.permissions import Actor, visible
 from core.plugins.registry import ModuleRegistry
@@ -344,7 +345,7 @@ async def follow_up_from_page(
     typed = typed_in(data, *FOLLOW_UP_FIELDS)
 
     async def record() -> None:
-        zone = await followups.time_zone_of(session, actor.user_id)
+        zone = await time_zone_of(session, actor.user_id)
         new = FollowUpIn(
             kind=typed["kind"],
             content=typed["content"],

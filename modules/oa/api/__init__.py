@@ -1,0 +1,1 @@
+"""OA's JSON API under ``/api/t/{slug}/oa``."""

@@ -1,0 +1,1 @@
+"""OA's rules, one file per area; controllers stay thin."""

@@ -1,0 +1,717 @@
+"""OA's approval engine: core's approval port hands it every request (``submit``), it runs
+the kind's flow step by step, and finishes the request (``core.approvals.finish_request``,
+which publishes ``core.approval_decided.v1`` to the requesting module).
+
+Every action lands on the instance's timeline (``oa_approval_action``). Each action locks
+the instance row first, so two approvers acting at once are serialised: on an any-one
+step the first decides and the second is told, with a 409, that it no longer waits for
+them. A request submitted twice starts one instance (a unique key on the request).
+
+The requester may withdraw (撤回) only while no approval counts: before the first one, or
+once an approver returned it to them. After an approval the approvers have acted on it, and
+the requester asks one of them to return it instead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.approvals import finish_request
+from core.context import TenantContext
+from core.db import add_unique
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.i18n import N_, gettext
+from core.models import ApprovalRequest, Membership
+from core.records.models import Notification
+from modules.oa.models import (
+    ApprovalAction,
+    ApprovalDelegation,
+    ApprovalFlowVersion,
+    ApprovalInstance,
+    ApprovalTask,
+)
+from modules.oa.services import flows
+from modules.oa.services.flows import PlannedStep
+
+KEY = "oa"
+RECORD = "oa.approval"
+URGE_EVERY = timedelta(hours=1)
+MAX_COMMENT = 2000
+
+ACTION_LABELS = {
+    "submitted": N_("Submitted"),
+    "approved": N_("Approved"),
+    "auto_approved": N_("Approved automatically (approved an earlier step)"),
+    "rejected": N_("Rejected"),
+    "skipped": N_("Skipped: nobody to approve"),
+    "transferred": N_("Transferred"),
+    "delegated": N_("Delegated while away"),
+    "added_before": N_("Added an approver before themselves"),
+    "added_after": N_("Added an approver after themselves"),
+    "returned": N_("Returned"),
+    "resubmitted": N_("Resubmitted"),
+    "withdrawn": N_("Withdrawn"),
+    "urged": N_("Urged the approvers"),
+    "copied": N_("Copied"),
+}
+STATUS_LABELS = {
+    "pending": N_("In approval"),
+    "returned": N_("Returned for changes"),
+    "approved": N_("Approved"),
+    "rejected": N_("Rejected"),
+    "withdrawn": N_("Withdrawn"),
+}
+TASK_LABELS = {
+    "pending": N_("Waiting"),
+    "approved": N_("Approved"),
+    "rejected": N_("Rejected"),
+    "cancelled": N_("No longer needed"),
+    "transferred": N_("Transferred"),
+}
+TASK_WAITING = N_("{requester} asks for your approval: {kind}")
+URGED = N_("{requester} is waiting for your approval: {kind}")
+ADDED_STEP = N_("Added approver")
+
+
+class Engine:
+    """What ``atrium_approval_engine`` returns: core's port calls ``submit``."""
+
+    key = KEY
+
+    async def submit(
+        self, session: AsyncSession, ctx: TenantContext, request: ApprovalRequest
+    ) -> None:
+        await start(session, request)
+
+
+ENGINE = Engine()
+
+
+def _comment(text: str | None) -> str:
+    text = (text or "").strip()
+    if len(text) > MAX_COMMENT:
+        raise ValidationFailed(
+            "A comment has at most {count} characters.", count=MAX_COMMENT, field="comment"
+        )
+    return text
+
+
+def _fields(request: ApprovalRequest) -> dict[str, object]:
+    fields: dict[str, object] = dict(request.fields or {})
+    if request.amount is not None:
+        fields.setdefault("amount", str(request.amount))
+    return fields
+
+
+async def start(session: AsyncSession, request: ApprovalRequest) -> ApprovalInstance:
+    """Start the approval of ``request`` under its kind's current flow (or the default
+    flow, the requester's manager); a request already started is left as it is."""
+    existing = await _instance_of_request(session, request.id)
+    if existing is not None:
+        return existing
+    version = await flows.current_version(session, request.kind)
+    flow = flows.flow_of(version)
+    planned = await flows.plan(session, flow, request.requester_id, _fields(request))
+    instance = ApprovalInstance(
+        request_id=request.id,
+        flow_version_id=version.id if version else None,
+        kind=request.kind,
+        requester_id=request.requester_id,
+        plan=[step.as_json() for step in planned],
+    )
+    if not await add_unique(session, instance):
+        # Submitted at the same moment by another transaction: that one runs it.
+        found = await _instance_of_request(session, request.id)
+        assert found is not None
+        return found
+    _log(session, instance, "submitted", request.requester_id)
+    for user_id in dict.fromkeys(flow.cc_ids):
+        session.add(
+            ApprovalTask(
+                instance_id=instance.id, step=-1, role="cc", assignee_id=user_id, status="copied"
+            )
+        )
+        _log(session, instance, "copied", None, target_id=user_id)
+    await _advance(session, instance, request, decided_by=None, comment=None)
+    return instance
+
+
+async def _instance_of_request(
+    session: AsyncSession, request_id: uuid.UUID
+) -> ApprovalInstance | None:
+    return await session.scalar(
+        select(ApprovalInstance).where(ApprovalInstance.request_id == request_id)
+    )
+
+
+def _log(
+    session: AsyncSession,
+    instance: ApprovalInstance,
+    action: str,
+    actor_id: uuid.UUID | None,
+    *,
+    step: int | None = None,
+    target_id: uuid.UUID | None = None,
+    comment: str = "",
+) -> None:
+    session.add(
+        ApprovalAction(
+            instance_id=instance.id,
+            action=action,
+            step=step,
+            actor_id=actor_id,
+            target_id=target_id,
+            comment=comment,
+        )
+    )
+
+
+def _step(instance: ApprovalInstance, index: int) -> PlannedStep:
+    return PlannedStep.of(instance.plan[index])
+
+
+async def _auto_repeat(session: AsyncSession, instance: ApprovalInstance) -> bool:
+    if instance.flow_version_id is None:
+        return flows.DEFAULT_FLOW.auto_approve_repeat
+    return bool(
+        await session.scalar(
+            select(ApprovalFlowVersion.auto_approve_repeat).where(
+                ApprovalFlowVersion.id == instance.flow_version_id
+            )
+        )
+    )
+
+
+async def _advance(
+    session: AsyncSession,
+    instance: ApprovalInstance,
+    request: ApprovalRequest,
+    *,
+    decided_by: uuid.UUID | None,
+    comment: str | None,
+) -> None:
+    """Open the current step (and the next while steps complete at once); finish the
+    request approved once no step is left."""
+    repeat = await _auto_repeat(session, instance)
+    while instance.current_step < len(instance.plan):
+        index = instance.current_step
+        step = _step(instance, index)
+        if not step.approver_ids:
+            _log(session, instance, "skipped", None, step=index)
+            instance.current_step += 1
+            continue
+        tasks = await _open_step(session, instance, request, index, step)
+        if repeat:
+            earlier = await _approved_before(session, instance, index)
+            for task in tasks:
+                if task.assignee_id in earlier:
+                    task.status, task.decided_at = "approved", datetime.now(UTC)
+                    _log(session, instance, "auto_approved", task.assignee_id, step=index)
+        await session.flush()
+        if not _step_done(step, tasks):
+            return
+        await _close_step(session, instance, index)
+        instance.current_step += 1
+    instance.status = "approved"
+    await session.flush()
+    await finish_request(session, request, approved=True, decided_by=decided_by, comment=comment)
+
+
+def _step_done(step: PlannedStep, tasks: list[ApprovalTask]) -> bool:
+    decided = [task.status == "approved" for task in tasks]
+    return any(decided) if step.mode == "any" else all(decided)
+
+
+async def _approved_before(
+    session: AsyncSession, instance: ApprovalInstance, index: int
+) -> set[uuid.UUID]:
+    rows = await session.scalars(
+        select(ApprovalTask.assignee_id).where(
+            ApprovalTask.instance_id == instance.id,
+            ApprovalTask.role == "approve",
+            ApprovalTask.status == "approved",
+            ApprovalTask.step < index,
+        )
+    )
+    return set(rows)
+
+
+async def _open_step(
+    session: AsyncSession,
+    instance: ApprovalInstance,
+    request: ApprovalRequest,
+    index: int,
+    step: PlannedStep,
+) -> list[ApprovalTask]:
+    tasks = []
+    for approver_id in dict.fromkeys(step.approver_ids):
+        tasks.append(await _task_for(session, instance, request, index, approver_id))
+    return tasks
+
+
+async def _task_for(
+    session: AsyncSession,
+    instance: ApprovalInstance,
+    request: ApprovalRequest,
+    index: int,
+    approver_id: uuid.UUID,
+) -> ApprovalTask:
+    """A waiting task for ``approver_id`` (or whom they delegated to while away)."""
+    assignee_id = await delegate_of(session, approver_id, datetime.now(UTC).date())
+    if assignee_id != approver_id:
+        _log(session, instance, "delegated", approver_id, step=index, target_id=assignee_id)
+    task = ApprovalTask(instance_id=instance.id, step=index, assignee_id=assignee_id)
+    session.add(task)
+    session.add(
+        Notification(
+            user_id=assignee_id,
+            kind="approval_waiting",
+            record_type=RECORD,
+            record_id=instance.id,
+            message=TASK_WAITING,
+            params={"requester": await _name(session, request.requester_id), "kind": request.kind},
+        )
+    )
+    await session.flush()
+    return task
+
+
+async def _name(session: AsyncSession, user_id: uuid.UUID) -> str:
+    return (await flows.display_names(session, {user_id})).get(user_id, "")
+
+
+async def _close_step(session: AsyncSession, instance: ApprovalInstance, index: int) -> None:
+    """The step is decided: its other waiting tasks are no longer needed."""
+    await session.execute(
+        update(ApprovalTask)
+        .where(
+            ApprovalTask.instance_id == instance.id,
+            ApprovalTask.step == index,
+            ApprovalTask.status == "pending",
+        )
+        .values(status="cancelled")
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+# --- acting on an instance ------------------------------------------------------------------
+
+
+async def locked(session: AsyncSession, instance_id: uuid.UUID) -> ApprovalInstance:
+    """The instance, its row locked for this transaction (every action starts here)."""
+    instance = await session.scalar(
+        select(ApprovalInstance)
+        .where(ApprovalInstance.id == instance_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if instance is None:
+        raise NotFound("No approval {id}.", id=str(instance_id))
+    return instance
+
+
+async def _request(session: AsyncSession, instance: ApprovalInstance) -> ApprovalRequest:
+    request = await session.scalar(
+        select(ApprovalRequest)
+        .where(ApprovalRequest.id == instance.request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert request is not None  # a foreign key
+    return request
+
+
+def _still_pending(instance: ApprovalInstance) -> None:
+    if instance.status != "pending":
+        raise Conflict(
+            "This approval no longer waits for a decision: {status}.",
+            status=gettext(STATUS_LABELS[instance.status]),
+        )
+
+
+async def my_task(
+    session: AsyncSession, instance: ApprovalInstance, user_id: uuid.UUID
+) -> ApprovalTask | None:
+    """The user's waiting task at the instance's current step, if any."""
+    return await session.scalar(
+        select(ApprovalTask)
+        .where(
+            ApprovalTask.instance_id == instance.id,
+            ApprovalTask.step == instance.current_step,
+            ApprovalTask.assignee_id == user_id,
+            ApprovalTask.role == "approve",
+            ApprovalTask.status == "pending",
+        )
+        .execution_options(populate_existing=True)
+    )
+
+
+async def _my_task(
+    session: AsyncSession, instance: ApprovalInstance, user_id: uuid.UUID
+) -> ApprovalTask:
+    _still_pending(instance)
+    task = await my_task(session, instance, user_id)
+    if task is None:
+        raise Conflict("This approval does not wait for you now.")
+    return task
+
+
+async def decide(
+    session: AsyncSession,
+    instance_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    approve: bool,
+    comment: str | None = None,
+) -> ApprovalInstance:
+    """Approve or reject the step waiting for ``user_id``; a rejection ends the approval."""
+    text = _comment(comment)
+    instance = await locked(session, instance_id)
+    task = await _my_task(session, instance, user_id)
+    request = await _request(session, instance)
+    index = instance.current_step
+    task.status, task.decided_at = ("approved" if approve else "rejected"), datetime.now(UTC)
+    _log(session, instance, task.status, user_id, step=index, comment=text)
+    await session.flush()
+    if not approve:
+        await _close_step(session, instance, index)
+        instance.status = "rejected"
+        await session.flush()
+        await finish_request(
+            session, request, approved=False, decided_by=user_id, comment=text or None
+        )
+        return instance
+    tasks = list(
+        await session.scalars(
+            select(ApprovalTask).where(
+                ApprovalTask.instance_id == instance.id,
+                ApprovalTask.step == index,
+                ApprovalTask.role == "approve",
+                ApprovalTask.status.in_(("pending", "approved")),
+            )
+        )
+    )
+    if _step_done(_step(instance, index), tasks):
+        await _close_step(session, instance, index)
+        instance.current_step += 1
+        await _advance(session, instance, request, decided_by=user_id, comment=text or None)
+    return instance
+
+
+async def transfer(
+    session: AsyncSession,
+    instance_id: uuid.UUID,
+    user_id: uuid.UUID,
+    to_user_id: uuid.UUID,
+    comment: str | None = None,
+) -> ApprovalInstance:
+    """Hand one's waiting task to another active member (转交)."""
+    text = _comment(comment)
+    instance = await locked(session, instance_id)
+    task = await _my_task(session, instance, user_id)
+    await _check_colleague(session, instance, to_user_id, user_id)
+    task.status, task.decided_at = "transferred", datetime.now(UTC)
+    _log(
+        session,
+        instance,
+        "transferred",
+        user_id,
+        step=task.step,
+        target_id=to_user_id,
+        comment=text,
+    )
+    await session.flush()
+    await _task_for(session, instance, await _request(session, instance), task.step, to_user_id)
+    return instance
+
+
+async def _check_colleague(
+    session: AsyncSession, instance: ApprovalInstance, to_user_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    active = await session.scalar(
+        select(Membership.id).where(Membership.user_id == to_user_id, Membership.active)
+    )
+    if active is None or to_user_id == user_id:
+        raise ValidationFailed("Choose another active member.", field="to_user_id")
+    if await my_task(session, instance, to_user_id) is not None:
+        raise Conflict("That member already approves this step.", field="to_user_id")
+
+
+async def add_signer(
+    session: AsyncSession,
+    instance_id: uuid.UUID,
+    user_id: uuid.UUID,
+    to_user_id: uuid.UUID,
+    *,
+    before: bool,
+    comment: str | None = None,
+) -> ApprovalInstance:
+    """Add an approver before oneself (they decide first, then the step again) or after
+    oneself (a step of its own after this one) (加签)."""
+    text = _comment(comment)
+    instance = await locked(session, instance_id)
+    await _my_task(session, instance, user_id)
+    await _check_colleague(session, instance, to_user_id, user_id)
+    index = instance.current_step
+    added = PlannedStep(ADDED_STEP, "any", (to_user_id,)).as_json()
+    request = await _request(session, instance)
+    _log(
+        session,
+        instance,
+        "added_before" if before else "added_after",
+        user_id,
+        step=index,
+        target_id=to_user_id,
+        comment=text,
+    )
+    if before:
+        instance.plan = [*instance.plan[:index], added, *instance.plan[index:]]
+        await _close_step(session, instance, index)
+        await session.execute(
+            update(ApprovalTask)
+            .where(ApprovalTask.instance_id == instance.id, ApprovalTask.step >= index)
+            .values(step=ApprovalTask.step + 1)
+            .execution_options(synchronize_session="fetch")
+        )
+        await session.flush()
+        await _advance(session, instance, request, decided_by=user_id, comment=text or None)
+    else:
+        instance.plan = [*instance.plan[: index + 1], added, *instance.plan[index + 1 :]]
+        await session.flush()
+    return instance
+
+
+async def return_to(
+    session: AsyncSession,
+    instance_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    step: int | None,
+    comment: str | None = None,
+) -> ApprovalInstance:
+    """Send the approval back (退回): to an earlier step (its number from 1), or with
+    ``step=None`` to the requester, who changes and resubmits it. Approvals given from
+    that step on no longer count."""
+    text = _comment(comment)
+    instance = await locked(session, instance_id)
+    await _my_task(session, instance, user_id)
+    target = 0 if step is None else step - 1
+    if not 0 <= target < instance.current_step and step is not None:
+        raise ValidationFailed("Return to an earlier step.", field="step")
+    await session.execute(
+        update(ApprovalTask)
+        .where(
+            ApprovalTask.instance_id == instance.id,
+            ApprovalTask.role == "approve",
+            ApprovalTask.step >= target,
+            ApprovalTask.status.in_(("pending", "approved")),
+        )
+        .values(status="cancelled")
+        .execution_options(synchronize_session="fetch")
+    )
+    _log(
+        session, instance, "returned", user_id, step=None if step is None else target, comment=text
+    )
+    instance.current_step = target
+    if step is None:
+        instance.status = "returned"
+        await session.flush()
+        return instance
+    await session.flush()
+    await _advance(
+        session, instance, await _request(session, instance), decided_by=user_id, comment=None
+    )
+    return instance
+
+
+async def resubmit(
+    session: AsyncSession, instance_id: uuid.UUID, user_id: uuid.UUID, comment: str | None = None
+) -> ApprovalInstance:
+    """The requester sends a returned approval again, from its first step."""
+    text = _comment(comment)
+    instance = await locked(session, instance_id)
+    if instance.requester_id != user_id:
+        raise PermissionDenied("Only the requester resubmits an approval.")
+    if instance.status != "returned":
+        raise Conflict("Only an approval returned to you is resubmitted.")
+    instance.status, instance.current_step = "pending", 0
+    _log(session, instance, "resubmitted", user_id, comment=text)
+    await session.flush()
+    await _advance(
+        session, instance, await _request(session, instance), decided_by=None, comment=None
+    )
+    return instance
+
+
+async def _approval_counts(session: AsyncSession, instance: ApprovalInstance) -> bool:
+    """Whether an approval given so far still counts (a return voids those it goes back over)."""
+    found = await session.scalar(
+        select(ApprovalTask.id).where(
+            ApprovalTask.instance_id == instance.id,
+            ApprovalTask.role == "approve",
+            ApprovalTask.status == "approved",
+        )
+    )
+    return found is not None
+
+
+async def withdraw(
+    session: AsyncSession, instance_id: uuid.UUID, user_id: uuid.UUID, comment: str | None = None
+) -> ApprovalInstance:
+    """The requester takes the approval back (撤回) while no approval counts (before the
+    first, or once it was returned to them); the request ends rejected, with the
+    withdrawal as its comment."""
+    text = _comment(comment)
+    instance = await locked(session, instance_id)
+    if instance.requester_id != user_id:
+        raise PermissionDenied("Only the requester withdraws an approval.")
+    if instance.status not in ("pending", "returned"):
+        _still_pending(instance)
+    if await _approval_counts(session, instance):
+        raise Conflict("Someone has approved already: ask an approver to return it to you instead.")
+    await _close_step(session, instance, instance.current_step)
+    instance.status = "withdrawn"
+    _log(session, instance, "withdrawn", user_id, comment=text)
+    await session.flush()
+    await finish_request(
+        session,
+        await _request(session, instance),
+        approved=False,
+        decided_by=user_id,
+        comment=text or gettext("Withdrawn by the requester."),
+    )
+    return instance
+
+
+async def urge(session: AsyncSession, instance_id: uuid.UUID, user_id: uuid.UUID) -> int:
+    """The requester reminds the current approvers (催办), at most once an hour; returns how
+    many were reminded."""
+    instance = await locked(session, instance_id)
+    if instance.requester_id != user_id:
+        raise PermissionDenied("Only the requester urges an approval.")
+    _still_pending(instance)
+    now = datetime.now(UTC)
+    if instance.urged_at is not None and now - instance.urged_at < URGE_EVERY:
+        raise Conflict("The approvers were reminded less than an hour ago.")
+    waiting = list(
+        await session.scalars(
+            select(ApprovalTask.assignee_id).where(
+                ApprovalTask.instance_id == instance.id,
+                ApprovalTask.step == instance.current_step,
+                ApprovalTask.status == "pending",
+            )
+        )
+    )
+    requester = await _name(session, user_id)
+    for assignee_id in waiting:
+        session.add(
+            Notification(
+                user_id=assignee_id,
+                kind="approval_urged",
+                record_type=RECORD,
+                record_id=instance.id,
+                message=URGED,
+                params={"requester": requester, "kind": instance.kind},
+            )
+        )
+    instance.urged_at = now
+    _log(session, instance, "urged", user_id)
+    await session.flush()
+    return len(waiting)
+
+
+# --- delegation -----------------------------------------------------------------------------
+
+
+async def delegate_of(session: AsyncSession, user_id: uuid.UUID, day: date) -> uuid.UUID:
+    """Who receives ``user_id``'s new tasks on ``day``: their delegate while away, or
+    themselves (a delegate away too passes it on no further)."""
+    delegate = await session.scalar(
+        select(ApprovalDelegation.delegate_id)
+        .join(Membership, Membership.user_id == ApprovalDelegation.delegate_id)
+        .where(
+            ApprovalDelegation.user_id == user_id,
+            ApprovalDelegation.starts_on <= day,
+            ApprovalDelegation.ends_on >= day,
+            Membership.active,
+        )
+        .order_by(ApprovalDelegation.id.desc())
+        .limit(1)
+    )
+    return delegate or user_id
+
+
+async def delegate(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    delegate_id: uuid.UUID,
+    starts_on: date,
+    ends_on: date,
+) -> ApprovalDelegation:
+    """While away from ``starts_on`` to ``ends_on`` (委托), new tasks go to ``delegate_id``."""
+    if ends_on < starts_on:
+        raise ValidationFailed("The last day comes on or after the first.", field="ends_on")
+    active = await session.scalar(
+        select(Membership.id).where(Membership.user_id == delegate_id, Membership.active)
+    )
+    if active is None or delegate_id == user_id:
+        raise ValidationFailed("Choose another active member.", field="delegate_id")
+    made = ApprovalDelegation(
+        user_id=user_id, delegate_id=delegate_id, starts_on=starts_on, ends_on=ends_on
+    )
+    session.add(made)
+    await session.flush()
+    return made
+
+
+async def delegations(session: AsyncSession, user_id: uuid.UUID) -> list[ApprovalDelegation]:
+    """The member's delegations not over yet, soonest first."""
+    today = datetime.now(UTC).date()
+    rows = await session.scalars(
+        select(ApprovalDelegation)
+        .where(ApprovalDelegation.user_id == user_id, ApprovalDelegation.ends_on >= today)
+        .order_by(ApprovalDelegation.starts_on, ApprovalDelegation.id)
+    )
+    return list(rows)
+
+
+async def end_delegation(
+    session: AsyncSession, user_id: uuid.UUID, delegation_id: uuid.UUID
+) -> None:
+    """Back early: the member's own delegation ends (tasks already delegated stay)."""
+    found = await session.scalar(
+        select(ApprovalDelegation).where(
+            ApprovalDelegation.id == delegation_id, ApprovalDelegation.user_id == user_id
+        )
+    )
+    if found is None:
+        raise NotFound("No delegation {id}.", id=str(delegation_id))
+    await session.delete(found)
+    await session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class Allowed:
+    """What a viewer may do on an instance's page."""
+
+    decide: bool
+    withdraw: bool
+    urge: bool
+    resubmit: bool
+
+
+async def allowed(session: AsyncSession, instance: ApprovalInstance, user_id: uuid.UUID) -> Allowed:
+    mine = instance.requester_id == user_id
+    approved = await _approval_counts(session, instance)
+    return Allowed(
+        decide=instance.status == "pending"
+        and await my_task(session, instance, user_id) is not None,
+        withdraw=mine and instance.status in ("pending", "returned") and not approved,
+        urge=mine and instance.status == "pending",
+        resubmit=mine and instance.status == "returned",
+    )

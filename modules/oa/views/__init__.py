@@ -1,0 +1,1 @@
+"""OA's pages under ``/t/{slug}/oa``."""

@@ -1,0 +1,1 @@
+"""OA module tests."""
