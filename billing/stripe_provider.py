@@ -57,6 +57,11 @@ def product_id(module_key: str) -> str:
     return f"atrium_{module_key}"
 
 
+def refused(error: stripe.StripeError) -> ProviderFailed:
+    """What a refusal or failure of Stripe's becomes for Atrium: 502, with Stripe's reason."""
+    return ProviderFailed(REFUSED, reason=error.user_message or str(error))
+
+
 def minor_units(amount: Decimal, currency: str) -> int:
     """``amount`` in the currency's smallest unit, as Stripe counts it (¥99.00 → 9900)."""
     return int(amount.scaleb(decimals(currency)))
@@ -79,7 +84,7 @@ class StripeProvider:
             )
             stripe_price = found.data[0] if found.data else await self._create_price(price, product)
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         expected = (minor_units(price.unit_amount, price.currency), price.currency.lower())
         if (stripe_price.unit_amount, stripe_price.currency) != expected:
             raise ProviderFailed(
@@ -128,7 +133,7 @@ class StripeProvider:
         try:
             found = await self.client.v1.subscriptions.retrieve_async(subscription_id)
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         return found.to_dict()
 
     async def subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
@@ -137,14 +142,14 @@ class StripeProvider:
                 params={"customer": customer_id, "status": "all", "limit": 100}
             )
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         return [sub.to_dict() for sub in page.data]
 
     async def customer(self, customer_id: str) -> dict[str, Any]:
         try:
             found = await self.client.v1.customers.retrieve_async(customer_id)
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         return found.to_dict()
 
     # --- subscribing (billing/subscriptions.py) ----------------------------------------
@@ -160,7 +165,7 @@ class StripeProvider:
                 options={"idempotency_key": key},
             )
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         return created.id
 
     async def checkout(
@@ -189,7 +194,7 @@ class StripeProvider:
                 options={"idempotency_key": key},
             )
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         assert session.url, "a Checkout Session in subscription mode has a page"
         return session.id, session.url
 
@@ -199,9 +204,9 @@ class StripeProvider:
         except stripe.InvalidRequestError as error:
             if error.http_status == NOT_FOUND:  # a made-up or mistyped id in the return URL
                 raise NotFound("There is no such checkout.") from error
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         return found.to_dict()
 
     async def expire_open_checkouts(self, customer_id: str, keep: str) -> None:
@@ -219,7 +224,7 @@ class StripeProvider:
                         other.id, options={"idempotency_key": intent_key(f"expire:{other.id}")}
                     )
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
 
     async def add_item(
         self, subscription_id: str, price_id: str, quantity: int, key: str
@@ -235,7 +240,7 @@ class StripeProvider:
                 options={"idempotency_key": key},
             )
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         return item.to_dict()
 
     async def remove_item(self, item_id: str, key: str) -> None:
@@ -250,9 +255,9 @@ class StripeProvider:
             )
         except stripe.InvalidRequestError as error:
             if error.http_status != NOT_FOUND:  # gone already: a retry after a crash
-                raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+                raise refused(error) from error
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
 
     async def cancel_at_period_end(self, subscription_id: str, flag: bool, key: str) -> None:
         try:
@@ -262,7 +267,7 @@ class StripeProvider:
                 options={"idempotency_key": key},
             )
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
 
     # --- members and invoices (billing/members.py, billing/invoices.py) ----------------
 
@@ -274,7 +279,7 @@ class StripeProvider:
                 options={"idempotency_key": key},
             )
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
 
     async def invoices(self, customer_id: str) -> list[Invoice]:
         try:
@@ -282,7 +287,7 @@ class StripeProvider:
                 params={"customer": customer_id, "limit": 100}
             )
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         found = [_invoice(invoice.to_dict()) for invoice in page.data]
         return sorted(found, key=lambda invoice: invoice.created, reverse=True)
 
@@ -293,7 +298,7 @@ class StripeProvider:
                 options={"idempotency_key": key},
             )
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         return session.url
 
     # --- operator actions (billing/console.py, billing/reconcile.py) -------------------
@@ -312,7 +317,7 @@ class StripeProvider:
             else:
                 await subscriptions.cancel_async(subscription_id, options={"idempotency_key": key})
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
 
     async def refundable(self, invoice_id: str) -> Refundable:
         """The invoice's paid payment (its Invoice Payment, today's API) and the refunds
@@ -329,7 +334,7 @@ class StripeProvider:
                 params={"payment_intent": intent, "limit": 100}
             )
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         currency = payment.currency.upper()
         refunded = sum(r.amount for r in refunds.data if r.status in REFUND_COUNTS)
         return Refundable(
@@ -351,7 +356,7 @@ class StripeProvider:
                 options={"idempotency_key": key},
             )
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         return made.id
 
     async def credit(
@@ -369,7 +374,7 @@ class StripeProvider:
                 options={"idempotency_key": key},
             )
         except stripe.StripeError as error:
-            raise ProviderFailed(REFUSED, reason=error.user_message or str(error)) from error
+            raise refused(error) from error
         return made.id
 
 
