@@ -286,8 +286,8 @@ async def prepare(env: Environment, args: argparse.Namespace) -> World:
     from core import migrate
     from core.identity import sessions
     from core.models import Membership, User
-    from core.organisation import create_department, subtree_ids
-    from core.roles import ADMIN, MEMBER, create_role, member_rights, set_member_roles
+    from core.organisation import create_department
+    from core.roles import ADMIN, MEMBER, create_role, member_actor, set_member_roles
     from tenants.services import create_tenant_with_modules
 
     facts: dict[str, Any] = {}
@@ -387,16 +387,7 @@ async def prepare(env: Environment, args: argparse.Namespace) -> World:
                 membership = await session.scalar(
                     select(Membership).where(Membership.user_id == users[side].id)
                 )
-                granted = await member_rights(session, registry, membership)
-                actors[side] = Actor(
-                    tenant_id=ctx.tenant_id,
-                    user_id=membership.user_id,
-                    membership_id=membership.id,
-                    permissions=granted.permissions,
-                    scopes=granted.scopes,
-                    department_id=membership.department_id,
-                    department_tree=tuple(await subtree_ids(session, membership.department_id)),
-                )
+                actors[side] = await member_actor(session, registry, membership)
     finally:
         await db.dispose()
     for side in SIDES:

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import audit
+from core import audit, organisation
 from core.db import add_unique, assign_unique
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models import MemberRole, Membership, Role
-from core.permissions import Scope, resource_of
+from core.permissions import Actor, Scope, resource_of
 from core.plugins.manifest import Permission
 from core.plugins.registry import ModuleRegistry
 
@@ -324,3 +324,23 @@ async def member_rights(
         .where(MemberRole.membership_id == membership.id)
     )
     return rights(registry, membership.role, [(r.permissions, r.scopes) for r in rows])
+
+
+async def member_actor(
+    session: AsyncSession, registry: ModuleRegistry, membership: Membership
+) -> Actor:
+    """The member as a request would resolve them (rights, department and the tree below
+    it), for work done on a member's behalf outside a request: demo data, jobs, benchmarks."""
+    granted = await member_rights(session, registry, membership)
+    tree: list[uuid.UUID] = []
+    if membership.department_id is not None:
+        tree = await organisation.subtree_ids(session, membership.department_id)
+    return Actor(
+        tenant_id=membership.tenant_id,
+        user_id=membership.user_id,
+        membership_id=membership.id,
+        permissions=granted.permissions,
+        scopes=granted.scopes,
+        department_id=membership.department_id,
+        department_tree=tuple(tree),
+    )

@@ -34,7 +34,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import approvals, organisation, roles
+from core import approvals, roles
 from core.context import TenantContext
 from core.i18n import use_locale
 from core.models import ApprovalRequest, Membership, User
@@ -112,23 +112,6 @@ async def demo_data(session: AsyncSession, ctx: TenantContext, registry: ModuleR
 # --- who and what ----------------------------------------------------------------------------
 
 
-async def _actor(session: AsyncSession, registry: ModuleRegistry, member: Membership) -> Actor:
-    """The member's rights now, as a request would resolve them."""
-    granted = await roles.member_rights(session, registry, member)
-    tree = []
-    if member.department_id is not None:
-        tree = await organisation.subtree_ids(session, member.department_id)
-    return Actor(
-        tenant_id=member.tenant_id,
-        user_id=member.user_id,
-        membership_id=member.id,
-        permissions=granted.permissions,
-        scopes=granted.scopes,
-        department_id=member.department_id,
-        department_tree=tuple(tree),
-    )
-
-
 async def _floor(
     session: AsyncSession, ctx: TenantContext, registry: ModuleRegistry
 ) -> Floor | None:
@@ -147,7 +130,7 @@ async def _floor(
         .where(User.email.endswith(domain), Membership.active.is_(True))
     )
     people_by_login = {
-        email.removesuffix(domain): await _actor(session, registry, member)
+        email.removesuffix(domain): await roles.member_actor(session, registry, member)
         for email, member in people.all()
     }
     tagged = await session.scalars(
@@ -172,7 +155,7 @@ async def _floor(
         ctx=ctx,
         registry=registry,
         people=people_by_login,
-        boss=await _actor(session, registry, boss),
+        boss=await roles.member_actor(session, registry, boss),
         parties=parties,
         products={product.sku: product for product in found},
         today=contracts.today(),

@@ -94,19 +94,7 @@ class SalesFloor:
         async with self.session() as session:
             membership = await session.get(Membership, (self.ctx.tenant_id, membership_id))
             assert membership is not None
-            granted = await roles.member_rights(session, self.registry, membership)
-            tree: list[uuid.UUID] = []
-            if membership.department_id is not None:
-                tree = await organisation.subtree_ids(session, membership.department_id)
-            return Actor(
-                tenant_id=self.ctx.tenant_id,
-                user_id=membership.user_id,
-                membership_id=membership.id,
-                permissions=granted.permissions,
-                scopes=granted.scopes,
-                department_id=membership.department_id,
-                department_tree=tuple(tree),
-            )
+            return await roles.member_actor(session, self.registry, membership)
 
 
 @pytest.fixture
