@@ -14,6 +14,7 @@ from typing import Any
 from litestar import Response
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
+from msgspec import UNSET, UnsetType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DomainError, ValidationFailed
@@ -129,6 +130,30 @@ def required(field: str, value: Any, message: str = "Fill this in.") -> Any:
     if value is None:
         raise ValidationFailed(message, field=field)
     return value
+
+
+def read_version(value: str) -> int | UnsetType:
+    """The version an edit form was loaded at (its hidden input); UNSET when missing or
+    tampered with, so the save goes unchecked rather than refused for it."""
+    return int(value) if value.isdigit() else UNSET
+
+
+def saved_since(
+    form: dict[str, str],
+    current: Mapping[str, str],
+    labels: Mapping[str, str],
+    names: Mapping[str, str],
+) -> list[tuple[str, str]]:
+    """After a stale save (409): what another person saved since the form was loaded, where
+    it differs from the typing (kept in ``form``), as (label, value shown by ``names``) —
+    and the form takes the version now saved, so saving again is a choice, not a race."""
+    saved = [
+        (label, names.get(current[name], current[name]))
+        for name, label in labels.items()
+        if name in form and form[name] != current[name]
+    ]
+    form["version"] = current["version"]
+    return saved
 
 
 async def answer_form(

@@ -23,7 +23,6 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
-from msgspec import UNSET
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +49,8 @@ from web.forms import (
     read_day,
     read_decimal,
     read_id,
+    read_version,
+    saved_since,
     typed_in,
 )
 from web.htmx import wants_partial
@@ -568,16 +569,8 @@ async def _edit_page(
     members = await choices_of_members(session)
     saved_now: list[tuple[str, str]] = []
     if refusal and isinstance(refusal.error, Conflict):
-        # Show what the other person saved where it differs from the typing (kept in the
-        # form), and take the version now saved: saving again is then a choice, not a race.
-        current = _form_of(opportunity)
         names = dict(contacts) | dict(members)
-        saved_now = [
-            (label, names.get(current[name], current[name]))
-            for name, label in EDIT_LABELS.items()
-            if name in form and form[name] != current[name]
-        ]
-        form["version"] = current["version"]
+        saved_now = saved_since(form, _form_of(opportunity), EDIT_LABELS, names)
     return page(
         "crm/opportunities/form.html",
         tenant,
@@ -621,7 +614,7 @@ async def update_from_page(
     async def update() -> None:
         owner_id = read_id("owner_id", form["owner_id"])
         changes = OpportunityChanges(
-            version=int(form["version"]) if form["version"].isdigit() else UNSET,
+            version=read_version(form["version"]),
             name=form["name"],
             expected_close_on=read_day("expected_close_on", form["expected_close_on"]),
             contact_id=read_id("contact_id", form["contact_id"]),

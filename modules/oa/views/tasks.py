@@ -22,7 +22,6 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
-from msgspec import UNSET
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,7 +40,17 @@ from modules.oa.services.tasks import NewTask, TaskChanges, TaskFilters
 from modules.oa.views.common import page
 from web.auth import FormData, local_target
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
-from web.forms import Refusal, answer_form, attempt, maybe_id, read_day, read_id, typed_in
+from web.forms import (
+    Refusal,
+    answer_form,
+    attempt,
+    maybe_id,
+    read_day,
+    read_id,
+    read_version,
+    saved_since,
+    typed_in,
+)
 from web.htmx import wants_partial
 from web.tenancy import requires
 
@@ -357,7 +366,11 @@ async def task_page(
 
 # --- changing it -----------------------------------------------------------------------------
 
-EDIT_FIELDS = ("version", "title", "description", "assignee_id", "due_on", "priority")
+EDIT_LABELS = {
+    name: tasks.TRACKED[name.removesuffix("_id")]
+    for name in ("title", "description", "assignee_id", "due_on", "priority")
+}
+EDIT_FIELDS = ("version", *EDIT_LABELS)
 
 
 def _form_of(task: Any) -> dict[str, str]:
@@ -383,17 +396,8 @@ async def _edit_page(
     members = await choices_of_members(session)
     saved_now: list[tuple[str, str]] = []
     if refusal and isinstance(refusal.error, Conflict):
-        # Show what the other person saved where it differs from the typing (kept in the
-        # form), and take the version now saved: saving again is then a choice, not a race.
         await session.refresh(task)
-        current = _form_of(task)
-        names = dict(members)
-        saved_now = [
-            (tasks.TRACKED.get(name.removesuffix("_id"), name), names.get(value, value))
-            for name, value in current.items()
-            if name != "version" and form.get(name) != value
-        ]
-        form["version"] = current["version"]
+        saved_now = saved_since(form, _form_of(task), EDIT_LABELS, dict(members))
     return page(
         "oa/tasks/form.html",
         tenant,
@@ -434,7 +438,7 @@ async def update_from_page(
     async def update() -> None:
         assignee_id = read_id("assignee_id", form["assignee_id"])
         changes = TaskChanges(
-            version=int(form["version"]) if form["version"].isdigit() else UNSET,
+            version=read_version(form["version"]),
             title=form["title"],
             description=form["description"],
             due_on=read_day("due_on", form["due_on"]),
