@@ -40,6 +40,7 @@ from tenants import operator as ops
 from tests.billing.conftest import Console
 from tests.billing.stripe_settings import dead_address, with_stripe
 from tests.billing.test_member_quantity import subscribe, synced_prices
+from tests.pages import csrf, hidden
 from tests.stripe_standin.fixtures import StripeHarness
 
 HTML = {"accept": "text/html"}
@@ -47,12 +48,6 @@ GRACE = 7  # the test settings' grace days (Settings.billing_grace_days)
 NOW = datetime.now(UTC)
 
 
-def _csrf(page: str) -> str:
-    return page.split('name="_csrf_token" value="')[1].split('"')[0]
-
-
-def _attempt(page: str) -> str:
-    return page.split('name="attempt" value="')[1].split('"')[0]
 
 
 @pytest.fixture
@@ -77,10 +72,10 @@ async def _act(
     page = await http.get(_path(tenant_id, action), params={"module": form.get("module", "")})
     assert page.status_code == 200, page.text
     if 'name="attempt"' in page.text:
-        form.setdefault("attempt", _attempt(page.text))
+        form.setdefault("attempt", hidden(page.text, "attempt"))
     if 'name="invoice"' in page.text:
         form.setdefault("invoice", page.text.split('name="invoice" value="')[1].split('"')[0])
-    return await http.post(_path(tenant_id, action), data={"_csrf_token": _csrf(page.text), **form})
+    return await http.post(_path(tenant_id, action), data={"_csrf_token": csrf(page.text), **form})
 
 
 async def _entries(db: Database, ctx: TenantContext, action: str) -> list[AuditEntry]:
@@ -310,11 +305,11 @@ async def test_the_workspace_page_shows_its_subscription_and_invoices_and_refund
         assert await _refunds(stripe_standin, customer) == [400]
         # the same form sent again (a double click): refused, not refunded twice
         page = await http.get(_path(acme.tenant_id, "refund"))
-        assert _attempt(page.text) == "2"
+        assert hidden(page.text, "attempt") == "2"
         again = await http.post(
             _path(acme.tenant_id, "refund"),
             data={
-                "_csrf_token": _csrf(page.text),
+                "_csrf_token": csrf(page.text),
                 "invoice": invoice.id,
                 "amount": "4.00",
                 "attempt": "1",

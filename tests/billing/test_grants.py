@@ -26,6 +26,7 @@ from tenants import deletion
 from tenants import operator as ops
 from tests.billing.stripe_settings import dead_address, with_stripe
 from tests.conftest import LiveServer
+from tests.pages import csrf
 from tests.sample_module.models import SampleNote
 from tests.web.test_parties_api import the_test_owner
 from web.auth import OPERATOR_COOKIE
@@ -33,9 +34,6 @@ from web.auth import OPERATOR_COOKIE
 HTML = {"accept": "text/html"}
 NOTES = "/api/t/acme/sample/notes"
 
-
-def _csrf(page: str) -> str:
-    return page.split('name="_csrf_token" value="')[1].split('"')[0]
 
 
 @pytest.fixture
@@ -78,7 +76,7 @@ async def _act(
     path = f"/operator/tenants/{tenant_id}/{action}"
     page = await http.get(path, params={"module": module})
     assert page.status_code == 200, page.text
-    return await http.post(path, data={"_csrf_token": _csrf(page.text), "module": module})
+    return await http.post(path, data={"_csrf_token": csrf(page.text), "module": module})
 
 
 async def _modules(db: Database, tenant_id: uuid.UUID) -> dict[str, tuple]:
@@ -223,7 +221,7 @@ async def test_refusals_say_why_and_change_nothing(
 ) -> None:
     acme = await make_tenant("acme", "sample")  # enabled in development, not granted
     base = f"/operator/tenants/{acme.tenant_id}"
-    token = _csrf((await console.get(f"{base}/grant")).text)
+    token = csrf((await console.get(f"{base}/grant")).text)
 
     unknown = await console.post(f"{base}/grant", data={"_csrf_token": token, "module": "nope"})
     assert unknown.status_code == 404

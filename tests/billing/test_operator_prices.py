@@ -16,19 +16,17 @@ from core.plugins.registry import ModuleRegistry
 from core.settings import Settings
 from tests.billing.conftest import Console
 from tests.billing.stripe_settings import dead_address, with_stripe
+from tests.pages import csrf
 
 HTML = {"accept": "text/html"}
 PRICES = "/operator/prices"
 
 
-def _csrf(page: str) -> str:
-    return page.split('name="_csrf_token" value="')[1].split('"')[0]
-
 
 async def _submit(http: httpx.AsyncClient, path: str, form: dict[str, str]) -> httpx.Response:
     page = await http.get(PRICES)
     assert page.status_code == 200, page.text
-    return await http.post(path, data={"_csrf_token": _csrf(page.text), **form})
+    return await http.post(path, data={"_csrf_token": csrf(page.text), **form})
 
 
 def _form(**values: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from core.db import Database
 from core.identity import accounts, passwords
 from core.models import Membership, User
 from tests.conftest import Browser
+from tests.pages import csrf
 from web.auth import SESSION_COOKIE
 from web.middleware import LOCALE_COOKIE
 
@@ -44,23 +45,20 @@ async def _reload(db: Database, user_id: uuid.UUID) -> User:
         return found
 
 
-def _csrf(page: httpx.Response) -> str:
-    return page.text.split('name="_csrf_token" value="')[1].split('"')[0]
-
 
 async def _submit(
     http: httpx.AsyncClient, page_url: str, action: str, fields: dict[str, str]
 ) -> httpx.Response:
     page = await http.get(page_url, headers=HTML)
     assert page.status_code == 200, page.text
-    return await http.post(action, data={"_csrf_token": _csrf(page), **fields}, headers=HTML)
+    return await http.post(action, data={"_csrf_token": csrf(page), **fields}, headers=HTML)
 
 
 async def _upload(http: httpx.AsyncClient, name: str, data: bytes, kind: str) -> httpx.Response:
     page = await http.get("/account/profile", headers=HTML)
     return await http.post(
         "/account/avatar",
-        data={"_csrf_token": _csrf(page)},
+        data={"_csrf_token": csrf(page)},
         files={"avatar": (name, data, kind)},
         headers=HTML,
     )
@@ -268,7 +266,7 @@ async def test_an_avatar_is_shown_to_colleagues_and_not_in_another_workspace(
 
     page = await http.get("/account/profile", headers=HTML)
     removed = await http.post(
-        "/account/avatar/remove", data={"_csrf_token": _csrf(page)}, headers=HTML
+        "/account/avatar/remove", data={"_csrf_token": csrf(page)}, headers=HTML
     )
     assert removed.status_code == 303
     assert _stored(tmp_path) == []

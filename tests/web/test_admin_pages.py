@@ -19,11 +19,8 @@ from core.context import TenantContext
 from core.db import Database
 from core.models import Membership, Role, User
 from tests.conftest import Browser
+from tests.pages import csrf
 from tests.web.test_parties_api import HTML, HTMX, join, make_party, the_test_owner, user
-
-
-def csrf(page: httpx.Response) -> str:
-    return page.text.split('name="_csrf_token" value="')[1].split('"')[0]
 
 
 async def submit(

@@ -16,6 +16,7 @@ from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
 from core.roles import member_rights
 from core.settings import Settings
+from tests.pages import csrf
 from web.auth import SESSION_COOKIE
 
 HTML = {"accept": "text/html"}
@@ -53,15 +54,12 @@ async def _two_factor_on(db: Database, user_id) -> pyotp.TOTP:
     return app
 
 
-def _csrf(page: httpx.Response) -> str:
-    return page.text.split('name="_csrf_token" value="')[1].split('"')[0]
-
 
 async def _form_sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD):
     page = await client.get("/sign-in", headers=HTML)
     return await client.post(
         "/sign-in",
-        data={"_csrf_token": _csrf(page), "email": email, "password": password, "next": "/t/acme/"},
+        data={"_csrf_token": csrf(page), "email": email, "password": password, "next": "/t/acme/"},
         headers=HTML,
     )
 
@@ -143,14 +141,14 @@ async def test_two_factor_sign_in_takes_a_code_and_issues_a_new_session(
     page = await anonymous_client.get("/sign-in/two-factor", headers=HTML)
     wrong = await anonymous_client.post(
         "/sign-in/two-factor",
-        data={"_csrf_token": _csrf(page), "code": "000000", "next": "/t/acme/"},
+        data={"_csrf_token": csrf(page), "code": "000000", "next": "/t/acme/"},
         headers=HTML,
     )
     assert wrong.status_code == 401
     assert "That code is not right." in wrong.text
     done = await anonymous_client.post(
         "/sign-in/two-factor",
-        data={"_csrf_token": _csrf(page), "code": app.now(), "next": "/t/acme/"},
+        data={"_csrf_token": csrf(page), "code": app.now(), "next": "/t/acme/"},
         headers=HTML,
     )
     assert done.status_code == 303
@@ -189,7 +187,7 @@ async def test_sign_out_ends_the_session(
     token = await sign_in(user.id)
     anonymous_client.cookies.set(SESSION_COOKIE, token)
     page = await anonymous_client.get("/sign-in", headers=HTML)
-    out = await anonymous_client.post("/sign-out", data={"_csrf_token": _csrf(page)}, headers=HTML)
+    out = await anonymous_client.post("/sign-out", data={"_csrf_token": csrf(page)}, headers=HTML)
     assert out.status_code == 303
     async with db.global_transaction() as session:
         assert await sessions.resolve(session, settings, token) is None
@@ -330,7 +328,7 @@ async def test_the_account_page_lists_sessions_and_signs_out_everywhere(
     assert "Phone/1.0" in page.text
     assert 'href="/t/acme/"' in page.text
     out = await anonymous_client.post(
-        "/account/sign-out-everywhere", data={"_csrf_token": _csrf(page)}, headers=HTML
+        "/account/sign-out-everywhere", data={"_csrf_token": csrf(page)}, headers=HTML
     )
     assert out.headers["location"] == "/sign-in"
     async with db.global_transaction() as session:
@@ -385,7 +383,7 @@ async def test_turning_on_two_factor_satisfies_a_workspace_that_requires_it(
     secret = setup.text.split('id="totp-secret">')[1].split("<")[0]
     done = await client.post(
         "/account/two-factor",
-        data={"_csrf_token": _csrf(setup), "code": pyotp.TOTP(secret).now()},
+        data={"_csrf_token": csrf(setup), "code": pyotp.TOTP(secret).now()},
         headers=HTML,
     )
     assert done.status_code == 200
@@ -428,14 +426,14 @@ async def test_two_factor_is_turned_off_with_the_password_and_a_code(
 
     wrong = await anonymous_client.post(
         "/account/two-factor/off",
-        data={"_csrf_token": _csrf(page), "password": PASSWORD, "code": "000000"},
+        data={"_csrf_token": csrf(page), "password": PASSWORD, "code": "000000"},
         headers=HTML,
     )
     assert wrong.status_code == 401
     assert "The password or the code is not right." in wrong.text
     off = await anonymous_client.post(
         "/account/two-factor/off",
-        data={"_csrf_token": _csrf(page), "password": PASSWORD, "code": app.now()},
+        data={"_csrf_token": csrf(page), "password": PASSWORD, "code": app.now()},
         headers=HTML,
     )
     assert off.status_code == 303
@@ -470,7 +468,7 @@ async def test_a_workspace_that_requires_two_factor_keeps_it_on(
     assert 'action="/account/two-factor/off"' not in page.text  # no form to turn it off
     refused = await anonymous_client.post(  # a form kept open from before
         "/account/two-factor/off",
-        data={"_csrf_token": _csrf(page), "password": PASSWORD, "code": app.now()},
+        data={"_csrf_token": csrf(page), "password": PASSWORD, "code": app.now()},
         headers=HTML,
     )
     assert refused.status_code == 403
@@ -490,13 +488,13 @@ async def test_new_recovery_codes_are_shown_once(
     page = await anonymous_client.get("/account/two-factor", headers=HTML)
     wrong = await anonymous_client.post(
         "/account/two-factor/recovery-codes",
-        data={"_csrf_token": _csrf(page), "password": "not it at all", "code": app.now()},
+        data={"_csrf_token": csrf(page), "password": "not it at all", "code": app.now()},
         headers=HTML,
     )
     assert wrong.status_code == 401
     new = await anonymous_client.post(
         "/account/two-factor/recovery-codes",
-        data={"_csrf_token": _csrf(page), "password": PASSWORD, "code": app.now()},
+        data={"_csrf_token": csrf(page), "password": PASSWORD, "code": app.now()},
         headers=HTML,
     )
     assert new.status_code == 200

@@ -28,6 +28,7 @@ from core.parties.models import Party
 from core.products.models import Product
 from core.records.storage import LocalFileStore
 from tests.conftest import TEST_OWNER_EMAIL
+from tests.pages import csrf
 from web.auth import SESSION_COOKIE
 
 HTML = {"accept": "text/html"}
@@ -135,9 +136,6 @@ async def owner(
     async with await browser_of(live, sign_in, user.id) as http:
         yield http
 
-
-def csrf(page: httpx.Response) -> str:
-    return page.text.split('name="_csrf_token" value="')[1].split('"')[0]
 
 
 async def upload(

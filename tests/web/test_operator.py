@@ -7,14 +7,12 @@ import pytest
 from core.db import Database
 from core.errors import NotFound
 from core.identity import accounts
+from tests.pages import csrf
 from web.auth import OPERATOR_COOKIE, SESSION_COOKIE
 
 HTML = {"accept": "text/html"}
 PASSWORD = "correct horse battery staple"
 
-
-def _csrf(text: str) -> str:
-    return text.split('name="_csrf_token" value="')[1].split('"')[0]
 
 
 async def _account(db: Database, email: str, *, operator: bool) -> None:
@@ -28,7 +26,7 @@ async def _sign_in(client, path: str, email: str):
     page = await client.get(path, headers=HTML)
     return await client.post(
         path,
-        data={"_csrf_token": _csrf(page.text), "email": email, "password": PASSWORD},
+        data={"_csrf_token": csrf(page.text), "email": email, "password": PASSWORD},
         headers=HTML,
     )
 

@@ -16,13 +16,11 @@ from core.identity import sessions
 from core.models import AuditEntry, Membership, Operator, Tenant, TenantModule, User
 from core.settings import Settings
 from tenants import operator as ops
+from tests.pages import csrf
 from web.auth import OPERATOR_COOKIE, SESSION_COOKIE
 
 HTML = {"accept": "text/html"}
 
-
-def _csrf(page: str) -> str:
-    return page.split('name="_csrf_token" value="')[1].split('"')[0]
 
 
 async def _user(db: Database, email: str) -> User:
@@ -69,7 +67,7 @@ async def _post(http: httpx.AsyncClient, path: str, form: dict[str, str]) -> htt
     """Submit the form of the confirmation page at ``path``, as a browser does."""
     page = await http.get(path)
     assert page.status_code == 200, page.text
-    return await http.post(path, data={"_csrf_token": _csrf(page.text), **form})
+    return await http.post(path, data={"_csrf_token": csrf(page.text), **form})
 
 
 def _slugs(page: httpx.Response) -> list[str]:
@@ -326,7 +324,7 @@ async def test_a_paid_module_gets_no_trial(
     assert 'value="sample"' not in page.text  # not offered
     day = (datetime.now(UTC).date() + timedelta(days=10)).isoformat()
     refused = await console.post(
-        f"{base}/trial", data={"_csrf_token": _csrf(page.text), "module": "sample", "until": day}
+        f"{base}/trial", data={"_csrf_token": csrf(page.text), "module": "sample", "until": day}
     )
     assert refused.status_code == 409
     assert "The module sample is paid for" in refused.text
@@ -368,7 +366,7 @@ async def test_nobody_but_an_operator_opens_the_console(
                 assert answer.status_code == 303, (cookies.keys(), path)
                 assert answer.headers["location"].startswith("/operator/sign-in")
                 assert "Acme" not in answer.text
-            token = _csrf((await http.get("/operator/sign-in")).text)
+            token = csrf((await http.get("/operator/sign-in")).text)
             tried = await http.post(
                 f"/operator/tenants/{acme.tenant_id}/suspend",
                 data={"_csrf_token": token, "reason": "x"},

@@ -25,6 +25,7 @@ from tenants.invitations import Invitation
 from tests.conftest import LiveServer
 from tests.core import test_mail_tokens as mail_tests
 from tests.core.test_mail_tokens import Inbox, _security_log, link_in
+from tests.pages import csrf
 from web.app import create_app
 from web.auth import SESSION_COOKIE
 
@@ -57,9 +58,6 @@ async def web(
     async with LiveServer(app) as base_url, httpx.AsyncClient(base_url=base_url) as http:
         yield http
 
-
-def csrf(page: httpx.Response) -> str:
-    return page.text.split('name="_csrf_token" value="')[1].split('"')[0]
 
 
 async def post_form(

@@ -20,6 +20,7 @@ from core.plugins.registry import ModuleRegistry
 from core.records import timeline
 from tenants import services as tenants
 from tests.conftest import Browser
+from tests.pages import csrf
 from tests.sample_module.services import NoteService
 from web.middleware import LOCALE_COOKIE
 
@@ -46,9 +47,6 @@ async def _page(http: httpx.AsyncClient, url: str) -> httpx.Response:
     assert page.status_code == 200, page.text
     return page
 
-
-def _csrf(page: httpx.Response) -> str:
-    return page.text.split('name="_csrf_token" value="')[1].split('"')[0]
 
 
 def _lang(page: httpx.Response) -> str:
@@ -145,7 +143,7 @@ async def test_the_bell_counts_a_mention_lists_it_and_mark_all_read_clears_it(
     assert "Ann 提及了您。" in full.text
 
     cleared = await http.post(
-        "/t/acme/notifications/read", data={"_csrf_token": _csrf(full)}, headers=HTMX
+        "/t/acme/notifications/read", data={"_csrf_token": csrf(full)}, headers=HTMX
     )
     assert cleared.status_code == 200, cleared.text
     assert 'id="no-notifications"' in cleared.text
@@ -173,7 +171,7 @@ async def test_mark_all_read_without_htmx_goes_back_to_the_page(
     page = await _page(http, "/t/acme/notifications")
     assert "Ann mentioned you." in page.text
     done = await http.post(
-        "/t/acme/notifications/read", data={"_csrf_token": _csrf(page)}, headers=HTML
+        "/t/acme/notifications/read", data={"_csrf_token": csrf(page)}, headers=HTML
     )
     assert done.status_code == 303
     assert done.headers["location"] == "/t/acme/notifications"
@@ -293,7 +291,7 @@ async def test_the_language_menu_sets_the_cookie_and_saves_the_profile(
 
     chosen = await http.post(
         "/language",
-        data={"_csrf_token": _csrf(page), "locale": "zh-CN", "next": "/t/acme/members"},
+        data={"_csrf_token": csrf(page), "locale": "zh-CN", "next": "/t/acme/members"},
         headers=HTML,
     )
     assert chosen.status_code == 303
@@ -308,7 +306,7 @@ async def test_the_language_menu_sets_the_cookie_and_saves_the_profile(
     assert _lang(await _page(http, "/t/acme/")) == "zh-CN"  # the profile remembers it
 
     wrong = await http.post(
-        "/language", data={"_csrf_token": _csrf(page), "locale": "fr"}, headers=HTML
+        "/language", data={"_csrf_token": csrf(page), "locale": "fr"}, headers=HTML
     )
     assert wrong.status_code == 422  # not a language Atrium speaks
 
@@ -316,7 +314,7 @@ async def test_the_language_menu_sets_the_cookie_and_saves_the_profile(
         sign_in = await _page(anonymous, "/sign-in")
         chosen = await anonymous.post(
             "/language",
-            data={"_csrf_token": _csrf(sign_in), "locale": "zh-CN", "next": "//evil.example"},
+            data={"_csrf_token": csrf(sign_in), "locale": "zh-CN", "next": "//evil.example"},
             headers=HTML,
         )
         assert chosen.status_code == 303

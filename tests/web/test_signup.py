@@ -18,6 +18,7 @@ from core.identity import accounts, throttle
 from core.models import Membership, SecurityEvent, SignInThrottle, Tenant, User
 from core.products.models import Currency
 from tenants.signup import NEW_WORKSPACES, SIGN_UPS
+from tests.pages import csrf
 from web.auth import SESSION_COOKIE
 
 HTML = {"accept": "text/html"}
@@ -38,9 +39,6 @@ async def web(live: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=live) as http:
         yield http
 
-
-def csrf(page: httpx.Response) -> str:
-    return page.text.split('name="_csrf_token" value="')[1].split('"')[0]
 
 
 async def submit(
