@@ -137,24 +137,38 @@ async def load_by_slug(db: Database, registry: ModuleRegistry, slug: str) -> Dem
             raise NotFound("No workspace at this address.")
         await set_tenant(session, tenant.id)
         ctx = await tenant_context(session, tenant.id)
-        owner = await session.scalar(
-            select(Membership)
-            .where(Membership.role == roles.OWNER, Membership.active.is_(True))
-            .order_by(Membership.id)  # time-ordered ids: the first owner
-            .limit(1)
-        )
+        owner = await first_owner(session)
         if owner is None:
             raise Conflict("The workspace {slug} has no owner to load demo data for.", slug=slug)
-        granted = await roles.member_rights(session, registry, owner)
-        actor = Actor(
-            tenant_id=ctx.tenant_id,
-            user_id=owner.user_id,
-            membership_id=owner.id,
-            permissions=granted.permissions,
-            scopes=granted.scopes,
-            department_id=owner.department_id,
-        )
+        actor = await roles.member_actor(session, registry, owner)
         return await load(session, registry, ctx, actor)
+
+
+async def first_owner(session: AsyncSession) -> Membership | None:
+    """The workspace's first active owner: whom demo work that needs an owner is done as."""
+    return await session.scalar(
+        select(Membership)
+        .where(Membership.role == roles.OWNER, Membership.active.is_(True))
+        .order_by(Membership.id)  # time-ordered ids: the first owner
+        .limit(1)
+    )
+
+
+async def demo_people(
+    session: AsyncSession, registry: ModuleRegistry, slug: str
+) -> dict[str, Actor]:
+    """Core's demo members still active in the workspace, by login (the address's local
+    part), with their rights now: whom modules' demo data does each person's work as."""
+    domain = f"@{demo_domain(slug)}"
+    people = await session.execute(
+        select(User.email, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(User.email.endswith(domain), Membership.active.is_(True))
+    )
+    return {
+        email.removesuffix(domain): await roles.member_actor(session, registry, member)
+        for email, member in people.all()
+    }
 
 
 async def _organisation(

@@ -20,8 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.members import members_changed
 from core import audit, roles
 from core.errors import Conflict, NotFound
+from core.events import Event, publish
 from core.identity import api_tokens
 from core.models import Membership
+
+
+class MemberDeactivated(Event, frozen=True, kw_only=True):
+    """A member left the workspace: modules hand over what waits for them (OA's approvals)."""
+
+    type_name = "core.member_deactivated.v1"
+
+    membership_id: uuid.UUID
+    user_id: uuid.UUID
 
 
 async def deactivate_member(
@@ -48,6 +58,7 @@ async def deactivate_member(
     await session.flush()
     await members_changed(session)
     tokens_revoked = await api_tokens.revoke_all(session, member.id)
+    await publish(session, MemberDeactivated(membership_id=member.id, user_id=member.user_id))
     await audit.record(
         session,
         "core.member.deactivated",

@@ -27,9 +27,12 @@ same query.
 Approvals waiting: under core's default rule (:mod:`core.approvals`) a pending
 request waits for any owner or admin, so they see the count of pending
 requests core's engine holds. Requests an approval flow module holds (OA)
-wait for whoever its flow names, which core cannot tell: the hook point for
-such a module's own count is :func:`load_shell` (add it to ``ShellFacts.approvals``
-when the OA module and its hook exist).
+wait for whoever its flow names, which core cannot tell: such a module answers
+``atrium_approvals_waiting`` (its own capped count and its inbox), called by
+:func:`load_shell` for the enabled modules after the one query — one more cheap
+query per module that answers (OA: one indexed count of the reader's open tasks).
+The badge shows the sum and links to the first module page with any waiting, else
+to core's waiting list.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from core.i18n import SUPPORTED, check_locale
 from core.identity import profile
 from core.models import User
 from core.permissions import Actor
+from core.plugins.calls import resolve
 from core.plugins.registry import ModuleRegistry
 from core.roles import ADMIN, OWNER
 from web.account import LOCALE_COOKIE_MAX_AGE
@@ -132,6 +136,8 @@ class ShellFacts:
     workspace_name: str | None = None
     unread: int = 0
     approvals: int = 0
+    # --- approvals waiting ---
+    approvals_path: str = "/approvals"  # under the workspace: where the badge leads
     admin: bool = False  # an owner or admin of this workspace
     # (module key, when it turns read-only) of each paid module in its payment's grace
     past_due: tuple[tuple[str, datetime], ...] = ()
@@ -164,19 +170,21 @@ class Layout:
     other_workspaces: list[tuple[str, str]] = field(default_factory=list)
     unread: int = 0
     approvals: int = 0
+    approvals_path: str = "/approvals"  # --- approvals waiting ---
     banners: list[Banner] = field(default_factory=list)
     admin: bool = False
 
     @property
     def unread_label(self) -> str:
-        return _badge(self.unread)
+        return badge(self.unread)
 
     @property
     def approvals_label(self) -> str:
-        return _badge(self.approvals)
+        return badge(self.approvals)
 
 
-def _badge(count: int) -> str:
+def badge(count: int) -> str:
+    """A count as a badge reads it: up to the cap, then "99+"."""
     return f"{COUNT_CAP - 1}+" if count >= COUNT_CAP else str(count)
 
 
@@ -199,7 +207,9 @@ def _facts(row: Any) -> ShellFacts:
     )
 
 
-async def _workspace_facts(session: AsyncSession, ctx: TenantContext, actor: Actor) -> ShellFacts:
+async def _workspace_facts(
+    session: AsyncSession, ctx: TenantContext, actor: Actor, registry: ModuleRegistry
+) -> ShellFacts:
     sql = await session.connection()  # the guard's transaction: the tenant is set
     params = {
         "user_id": actor.user_id,
@@ -209,7 +219,30 @@ async def _workspace_facts(session: AsyncSession, ctx: TenantContext, actor: Act
         "engine": CORE_ENGINE,
         "admin_roles": [OWNER, ADMIN],
     }
-    return _facts((await sql.execute(WORKSPACE_FACTS, params)).one())
+    facts = _facts((await sql.execute(WORKSPACE_FACTS, params)).one())
+    return await _with_engines_waiting(facts, session, ctx, actor, registry)
+
+
+# --- approvals waiting ---
+
+
+async def _with_engines_waiting(
+    facts: ShellFacts,
+    session: AsyncSession,
+    ctx: TenantContext,
+    actor: Actor,
+    registry: ModuleRegistry,
+) -> ShellFacts:
+    """Core's count plus the enabled modules' own (``atrium_approvals_waiting``)."""
+    hooks = registry.hooks_for(ctx.enabled)
+    answers = await resolve(
+        hooks.atrium_approvals_waiting(ctx=ctx, session=session, actor=actor, cap=COUNT_CAP)
+    )
+    waiting = [answer for answer in answers if answer is not None and answer.count]
+    if not waiting:
+        return facts
+    total = facts.approvals + sum(answer.count for answer in waiting)
+    return replace(facts, approvals=total, approvals_path=waiting[0].path)
 
 
 async def _account_facts(request: Request[Any, Any, Any]) -> ShellFacts | None:
@@ -230,7 +263,8 @@ async def load_shell(request: Request[Any, Any, Any]) -> None:
     state = request.scope.setdefault("state", {})  # type: ignore[typeddict-item]
     ctx: TenantContext | None = state.get(TENANT_KEY)
     if ctx is not None:
-        facts = await _workspace_facts(state[SESSION_KEY], ctx, state[ACTOR_KEY])
+        registry: ModuleRegistry = request.app.state.registry
+        facts = await _workspace_facts(state[SESSION_KEY], ctx, state[ACTOR_KEY], registry)
     else:
         facts = await _account_facts(request)
     if facts is None:
@@ -259,6 +293,7 @@ def layout(request: Request[Any, Any, Any], registry: ModuleRegistry) -> Layout:
             other_workspaces=[w for w in facts.workspaces if ctx is None or w[0] != ctx.slug],
             unread=facts.unread,
             approvals=facts.approvals,
+            approvals_path=facts.approvals_path,
         )
     if ctx is None or actor is None:
         return shell

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from core.context import TenantContext
     from core.permissions import Actor
     from core.plugins.manifest import ModuleManifest
-    from core.plugins.results import Panel, SearchResult, WidgetData
+    from core.plugins.results import Panel, SearchResult, WaitingApprovals, WidgetData
 
 PROJECT = "atrium"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -128,6 +128,26 @@ def atrium_stock_levels(
     the products it knows (leave out the ones it does not). Core collects them,
     drops the ``None`` answers and adds the quantities up per product; when every
     answer is ``None`` nobody keeps stock and the page shows no stock column.
+    """
+
+
+# --- approvals waiting ---
+
+
+@hookspec
+def atrium_approvals_waiting(
+    ctx: TenantContext, session: AsyncSession, actor: Actor, cap: int
+) -> WaitingApprovals | None:
+    """Count the approvals waiting for ``actor`` in this module's own approval engine.
+
+    Fires on every workspace page a signed-in member opens (``web.shell.load_shell``, for
+    the navigation's badge), only for the modules the tenant has enabled. Return ``None``
+    when the module holds no approvals for this reader; otherwise ``WaitingApprovals``
+    with the count (read at most ``cap`` rows: the badge reads "99+" from there) and the
+    page that lists them. Core collects them: the badge shows core's own count (requests
+    its default rule holds, for owners and admins) plus every answer's, and links to the
+    first answer's page that has any waiting (else to core's waiting list). Keep it to one
+    cheap, indexed query: it runs on every page.
     """
 
 

@@ -31,3 +31,15 @@ class Panel:
     template: str
     context: dict[str, Any] = field(default_factory=dict)
     order: int = 100
+
+
+# --- approvals waiting (atrium_approvals_waiting) ---
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingApprovals:
+    """How many approvals a module's own engine holds waiting for the reader (counted up to
+    the cap it was given), and the page under the workspace that lists them."""
+
+    count: int
+    path: str

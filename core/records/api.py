@@ -256,11 +256,17 @@ async def timeline_page(
 
 
 def notification_out(notification: Notification) -> NotificationOut:
+    """The notification in the reader's language: its message, and each parameter named
+    ``…_label`` (a msgid such as an approval kind's label, or typed text, left as it is)."""
     text = gettext(notification.message)
+    params = {
+        name: gettext(value) if name.endswith("_label") and isinstance(value, str) else value
+        for name, value in notification.params.items()
+    }
     try:
-        message = text.format(**notification.params)
+        message = text.format(**params)
     except (KeyError, IndexError):  # a translation that dropped a placeholder
-        message = notification.message.format(**notification.params)
+        message = notification.message.format(**params)
     return NotificationOut(
         id=notification.id,
         kind=notification.kind,

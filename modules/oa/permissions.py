@@ -17,6 +17,13 @@ TASK_READ, TASK_WRITE = "oa.task.read", "oa.task.write"
 # --- calendar (codes) ---
 CALENDAR_READ, CALENDAR_WRITE = "oa.calendar.read", "oa.calendar.write"
 ROOM_MANAGE = "oa.room.manage"
+# --- forms (codes) ---
+FORM_MANAGE = "oa.form.manage"  # design forms, deactivate built-in ones
+# --- documents (codes) ---
+DOCUMENT_READ = "oa.document.read"  # the documents tab: folder grants decide what is seen
+DOCUMENT_MANAGE = "oa.document.manage"  # see and change every folder; set folder grants
+# --- reports (codes) ---
+REPORT_READ = "oa.report.read"  # every approval of the workspace, counted
 
 PERMISSIONS: tuple[Permission, ...] = (
     # --- approvals ---
@@ -38,4 +45,15 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission(CALENDAR_READ, "See calendars, meetings and room schedules", member="own"),
     Permission(CALENDAR_WRITE, "Add events, invite to meetings and book rooms", member="own"),
     Permission(ROOM_MANAGE, "Manage meeting rooms"),
+    # --- forms ---
+    # Filing a request on a form needs only oa.approval.read; designing forms is for admins.
+    Permission(FORM_MANAGE, "Design approval forms"),
+    # --- documents ---
+    # "all": what a member sees of the documents is decided by each folder's grants
+    # (services/documents.py), not by a data scope.
+    Permission(DOCUMENT_READ, "See documents in the folders granted to you", member="all"),
+    Permission(DOCUMENT_MANAGE, "See and manage every document folder and set who may use it"),
+    # --- reports ---
+    # Counts and times over every approval of the workspace: owners and admins.
+    Permission(REPORT_READ, "Read the approval reports"),
 )

@@ -48,8 +48,6 @@ GRACE = 7  # the test settings' grace days (Settings.billing_grace_days)
 NOW = datetime.now(UTC)
 
 
-
-
 @pytest.fixture
 def stripe_settings(settings: Settings, stripe_standin: StripeHarness) -> Settings:
     return with_stripe(settings, stripe_standin.api_base)

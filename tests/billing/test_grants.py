@@ -35,7 +35,6 @@ HTML = {"accept": "text/html"}
 NOTES = "/api/t/acme/sample/notes"
 
 
-
 @pytest.fixture
 async def live(
     settings: Settings, db: Database, registry: ModuleRegistry, tmp_path: Path

@@ -22,7 +22,6 @@ HTML = {"accept": "text/html"}
 PRICES = "/operator/prices"
 
 
-
 async def _submit(http: httpx.AsyncClient, path: str, form: dict[str, str]) -> httpx.Response:
     page = await http.get(PRICES)
     assert page.status_code == 200, page.text

@@ -24,7 +24,7 @@ from core.plugins.manifest import (
     ScheduledJob,
 )
 from core.plugins.registry import ModuleRegistry
-from core.plugins.results import Panel, SearchResult, WidgetData
+from core.plugins.results import Panel, SearchResult, WaitingApprovals, WidgetData
 from core.records.access import RecordType
 from tests.sample_module import api, views
 from tests.sample_module.events import NoteCreated
@@ -152,3 +152,15 @@ def atrium_stock_levels(
     """The sample keeps no real stock: it claims a dozen of every product asked about."""
     CALLED.add("atrium_stock_levels")
     return dict.fromkeys(product_ids, Decimal(12))
+
+
+# --- approvals waiting ---
+
+
+@hookimpl
+def atrium_approvals_waiting(
+    ctx: TenantContext, session: AsyncSession, actor: Actor, cap: int
+) -> WaitingApprovals | None:
+    """The sample runs no approval engine of its own: nothing waits in it."""
+    CALLED.add("atrium_approvals_waiting")
+    return None

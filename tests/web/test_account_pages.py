@@ -45,7 +45,6 @@ async def _reload(db: Database, user_id: uuid.UUID) -> User:
         return found
 
 
-
 async def _submit(
     http: httpx.AsyncClient, page_url: str, action: str, fields: dict[str, str]
 ) -> httpx.Response:

@@ -54,7 +54,6 @@ async def _two_factor_on(db: Database, user_id) -> pyotp.TOTP:
     return app
 
 
-
 async def _form_sign_in(client: httpx.AsyncClient, email: str, password: str = PASSWORD):
     page = await client.get("/sign-in", headers=HTML)
     return await client.post(

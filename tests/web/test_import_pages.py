@@ -137,7 +137,6 @@ async def owner(
         yield http
 
 
-
 async def upload(
     http: httpx.AsyncClient,
     file: tuple[str, bytes, str],

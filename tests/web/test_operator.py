@@ -14,7 +14,6 @@ HTML = {"accept": "text/html"}
 PASSWORD = "correct horse battery staple"
 
 
-
 async def _account(db: Database, email: str, *, operator: bool) -> None:
     async with db.global_transaction() as session:
         await accounts.register(session, email=email, password=PASSWORD, display_name="Ops")

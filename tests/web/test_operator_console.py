@@ -22,7 +22,6 @@ from web.auth import OPERATOR_COOKIE, SESSION_COOKIE
 HTML = {"accept": "text/html"}
 
 
-
 async def _user(db: Database, email: str) -> User:
     async with db.global_transaction() as session:
         user = User(email=email, display_name=email.split("@")[0].title())

@@ -59,7 +59,6 @@ async def web(
         yield http
 
 
-
 async def post_form(
     http: httpx.AsyncClient, page_url: str, action: str, fields: dict[str, str]
 ) -> httpx.Response:

@@ -48,7 +48,6 @@ async def _page(http: httpx.AsyncClient, url: str) -> httpx.Response:
     return page
 
 
-
 def _lang(page: httpx.Response) -> str:
     found = re.search(r'<html lang="([^"]+)">', page.text)
     assert found, page.text[:200]

@@ -40,7 +40,6 @@ async def web(live: str) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-
 async def submit(
     web: httpx.AsyncClient, headers: dict[str, str] = HTML, **changes: str
 ) -> httpx.Response:

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import approvals, roles
 from core.context import TenantContext
 from core.i18n import use_locale
-from core.models import ApprovalRequest, Membership, User
+from core.models import ApprovalRequest
 from core.parties.models import Party, PartyTag, PartyTagging
 from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
@@ -62,7 +62,7 @@ from modules.crm.services import (
     tickets,
 )
 from modules.crm.services.demo_content import CONTENT, EN, CrmDemo, DealPlan
-from tenants.demo import DEMO_TAG, demo_domain
+from tenants.demo import DEMO_TAG, demo_people, first_owner
 
 
 @dataclass
@@ -115,24 +115,10 @@ async def demo_data(session: AsyncSession, ctx: TenantContext, registry: ModuleR
 async def _floor(
     session: AsyncSession, ctx: TenantContext, registry: ModuleRegistry
 ) -> Floor | None:
-    boss = await session.scalar(
-        select(Membership)
-        .where(Membership.role == roles.OWNER, Membership.active.is_(True))
-        .order_by(Membership.id)  # time-ordered ids: the first owner
-        .limit(1)
-    )
+    boss = await first_owner(session)
     if boss is None:
         return None
-    domain = f"@{demo_domain(ctx.slug)}"
-    people = await session.execute(
-        select(User.email, Membership)
-        .join(Membership, Membership.user_id == User.id)
-        .where(User.email.endswith(domain), Membership.active.is_(True))
-    )
-    people_by_login = {
-        email.removesuffix(domain): await roles.member_actor(session, registry, member)
-        for email, member in people.all()
-    }
+    people_by_login = await demo_people(session, registry, ctx.slug)
     tagged = await session.scalars(
         select(Party)
         .join(

@@ -1,8 +1,8 @@
 """The CRM reports page, ``/t/{slug}/crm/reports``, and each report's export,
 ``/t/{slug}/crm/reports/{report}.xlsx`` (or ``.csv``), with the same filters.
 
-The page has one section per report the member may read: a bar chart drawn here as
-inline SVG (no chart script) and the table of its figures under it. The table is
+The page has one section per report the member may read: a bar chart drawn as inline
+SVG (``web.charts``, no chart script) and the table of its figures under it. The table is
 declared once per report (:func:`table_of`): the page shows it, the export writes it.
 A bad filter (a month that is none, the period backwards, an id not in the lists) shows
 the page again with the reason beside its input and what was typed, 422, and no figures.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from operator import itemgetter
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -33,15 +33,13 @@ from modules.crm.services.followups import KINDS
 from modules.crm.services.opportunities import WeightedForecast
 from modules.crm.services.reports import ReportFilters
 from modules.crm.views.common import page
+from web.charts import Chart, chart
 from web.deps import CurrentActor, CurrentTenant, DbSession
 from web.forms import Refusal
 from web.tenancy import requires
 
 TAB = "/crm/reports"
 FILTERS = "filters"  # the filter form, as a refusal names it
-LABEL_MAX = 18  # a chart's row label is cut beyond this (the table has it whole)
-#: Where the bars start and how much of the width they may take (percent of the chart).
-BARS_AT, BARS_WIDTH = Decimal(32), Decimal(52)
 #: What each report counts, said under its title (msgids).
 NOTES = {
     "funnel": N_(
@@ -318,56 +316,6 @@ def table_of(key: str, figures: Any) -> Table:
 
 
 # --- the charts ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Bar:
-    series: str  # "a" or "b": the stylesheet gives each its colour
-    width: Decimal  # percent of the chart's width
-    end: Decimal  # where its value is written, percent of the width
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChartRow:
-    label: str
-    bars: tuple[Bar, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Chart:
-    label: str  # what it shows, for the picture's accessible name
-    rows: tuple[ChartRow, ...]
-    legend: tuple[tuple[str, str], ...] = ()  # (series, label) when there are two
-
-    @property
-    def row_height(self) -> int:
-        return 6 + 16 * max((len(row.bars) for row in self.rows), default=1)
-
-
-def _short(label: str) -> str:
-    return label if len(label) <= LABEL_MAX else f"{label[: LABEL_MAX - 1]}…"
-
-
-def chart(
-    label: str,
-    rows: Sequence[tuple[str, Sequence[tuple[str, Decimal | int, str]]]],
-    legend: tuple[tuple[str, str], ...] = (),
-) -> Chart:
-    """Horizontal bars: per row a label and its bars (series, value, the value as shown),
-    each as long as its value against the chart's largest."""
-    top = max((Decimal(v) for _, bars in rows for _, v, _ in bars), default=Decimal(0))
-    tenth = Decimal("0.1")
-
-    def bar(series: str, value: Decimal | int, text: str) -> Bar:
-        width = (BARS_WIDTH * Decimal(value) / top).quantize(tenth, ROUND_HALF_UP) if top else 0
-        return Bar(series, Decimal(width), BARS_AT + Decimal(width) + 1, text)
-
-    return Chart(
-        label,
-        tuple(ChartRow(_short(name), tuple(bar(*b) for b in bars)) for name, bars in rows),
-        legend,
-    )
 
 
 def _percent(value: Decimal | None) -> str:

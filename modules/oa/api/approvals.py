@@ -3,30 +3,40 @@ its steps and timeline, the actions on it (approve, reject, transfer, add an app
 return, resubmit, withdraw, urge), delegation while away, and for admins the flows: read,
 save a new version, preview who would approve.
 
-The inbox and actions need ``oa.approval.read``, the flows ``oa.flow.manage`` (a guard
-answers 403 naming the code). An approval the member is not part of is 404; an action that
-no longer applies (decided already, not the member's turn) is 409.
+The inbox and actions need ``oa.approval.read``, the flows and the workspace's approval
+settings ``oa.flow.manage`` (a guard answers 403 naming the code). An approval the member
+is not part of is 404; an action that no longer applies (decided already, not the member's
+turn) is 409. The actions share one shape, so one table (:data:`ACTIONS`) makes their
+routes.
 """
 
 from __future__ import annotations
 
+import inspect
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, post, put
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar import Controller, Response, get, post, put
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
 from modules.oa import permissions as codes
-from modules.oa.services import approval_inbox, engine, flows
+from modules.oa.services import approval_batch, approval_inbox, approval_reminders, engine, flows
 from modules.oa.services.flows import Condition, FlowIn, StepIn
 from web.deps import CurrentActor, DbSession, Registry
+from web.shell import COUNT_CAP as CAP
 from web.tenancy import requires
+
+#: The response header that carries the inbox's next page (``after``).
+NEXT_CURSOR = "X-Next-Cursor"
 
 
 class CommentIn(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,6 +52,24 @@ class SomeoneIn(msgspec.Struct, frozen=True, kw_only=True):
 class ReturnIn(msgspec.Struct, frozen=True, kw_only=True):
     step: int | None = None  # None: to the requester
     comment: str = ""
+
+
+class BatchIn(msgspec.Struct, frozen=True, kw_only=True):
+    ids: list[uuid.UUID]
+    comment: str = ""
+
+
+class BatchOut(msgspec.Struct, frozen=True, kw_only=True):
+    approved: list[uuid.UUID]
+    not_waiting: list[uuid.UUID]
+
+
+class CountsOut(msgspec.Struct, frozen=True, kw_only=True):
+    todo: int
+
+
+class SettingsIn(msgspec.Struct, frozen=True, kw_only=True):
+    remind_after_hours: int
 
 
 class DelegationIn(msgspec.Struct, frozen=True, kw_only=True):
@@ -219,9 +247,28 @@ class ApprovalApi(Controller):
         registry: Registry,
         actor: CurrentActor,
         box: FromQuery[str] = "todo",
-    ) -> list[ItemOut]:
-        items = await approval_inbox.inbox(session, registry, actor, box)
-        return [
+        kind: FromQuery[str] = "",
+        status: FromQuery[str] = "",
+        requester: FromQuery[str] = "",
+        submitted_from: Annotated[str, QueryParameter(name="from")] = "",
+        submitted_to: Annotated[str, QueryParameter(name="to")] = "",
+        q: FromQuery[str] = "",
+        after: FromQuery[str] = "",
+    ) -> Response[list[ItemOut]]:
+        """A box's approvals, newest first, narrowed by the filters (``kind``, ``status``,
+        ``requester`` id, submitted ``from``/``to`` days, text ``q``); a page at a time:
+        the ``X-Next-Cursor`` header, when there is one, is ``after`` for the next page."""
+        typed = {
+            "kind": kind,
+            "status": status,
+            "requester": requester,
+            "from": submitted_from,
+            "to": submitted_to,
+            "q": q,
+        }
+        filters = approval_inbox.read_filters(registry, typed)
+        page = await approval_inbox.inbox(session, registry, actor, box, filters, after=after)
+        items = [
             ItemOut(
                 id=i.instance.id,
                 request_id=i.instance.request_id,
@@ -232,8 +279,37 @@ class ApprovalApi(Controller):
                 current_step=i.instance.current_step + 1,
                 created_at=i.instance.created_at,
             )
-            for i in items
+            for i in page.items
         ]
+        headers = {NEXT_CURSOR: page.next_cursor} if page.next_cursor else {}
+        return Response(items, headers=headers)
+
+    @get("/counts", guards=[requires(codes.APPROVAL_READ)])
+    async def counts(self, session: DbSession, actor: CurrentActor) -> CountsOut:
+        """How many approvals wait for the member now (up to 100: the badge's cap)."""
+        return CountsOut(todo=await approval_inbox.waiting_count(session, actor.user_id, CAP))
+
+    @post("/batch/approve", guards=[requires(codes.APPROVAL_READ)], status_code=HTTP_200_OK)
+    async def approve_many(
+        self, session: DbSession, actor: CurrentActor, data: JSONBody[BatchIn]
+    ) -> BatchOut:
+        """Approve each of ``ids`` on its own; those that no longer wait for the member
+        come back in ``not_waiting`` while the others go through."""
+        done = await approval_batch.approve_all(session, actor, data.ids, data.comment)
+        return BatchOut(approved=done.approved, not_waiting=done.not_waiting)
+
+    @get("/settings", guards=[requires(codes.FLOW_MANAGE)])
+    async def settings(self, session: DbSession) -> SettingsIn:
+        return SettingsIn(remind_after_hours=await approval_reminders.remind_after_hours(session))
+
+    @put("/settings", guards=[requires(codes.FLOW_MANAGE)])
+    async def save_settings(
+        self, session: DbSession, actor: CurrentActor, data: JSONBody[SettingsIn]
+    ) -> SettingsIn:
+        hours = await approval_reminders.save_remind_after_hours(
+            session, actor, data.remind_after_hours
+        )
+        return SettingsIn(remind_after_hours=hours)
 
     @get("/{instance_id:uuid}", guards=[requires(codes.APPROVAL_READ)])
     async def instance(
@@ -243,148 +319,6 @@ class ApprovalApi(Controller):
         actor: CurrentActor,
         instance_id: FromPath[uuid.UUID],
     ) -> InstanceOut:
-        return await instance_out(session, registry, actor, instance_id)
-
-    @post(
-        "/{instance_id:uuid}/approve",
-        guards=[requires(codes.APPROVAL_READ)],
-        status_code=HTTP_200_OK,
-    )
-    async def approve(
-        self,
-        session: DbSession,
-        registry: Registry,
-        actor: CurrentActor,
-        instance_id: FromPath[uuid.UUID],
-        data: JSONBody[CommentIn],
-    ) -> InstanceOut:
-        await approval_inbox.visible_instance(session, actor, instance_id)
-        await engine.decide(session, instance_id, actor.user_id, approve=True, comment=data.comment)
-        return await instance_out(session, registry, actor, instance_id)
-
-    @post(
-        "/{instance_id:uuid}/reject",
-        guards=[requires(codes.APPROVAL_READ)],
-        status_code=HTTP_200_OK,
-    )
-    async def reject(
-        self,
-        session: DbSession,
-        registry: Registry,
-        actor: CurrentActor,
-        instance_id: FromPath[uuid.UUID],
-        data: JSONBody[CommentIn],
-    ) -> InstanceOut:
-        await approval_inbox.visible_instance(session, actor, instance_id)
-        await engine.decide(
-            session, instance_id, actor.user_id, approve=False, comment=data.comment
-        )
-        return await instance_out(session, registry, actor, instance_id)
-
-    @post(
-        "/{instance_id:uuid}/transfer",
-        guards=[requires(codes.APPROVAL_READ)],
-        status_code=HTTP_200_OK,
-    )
-    async def transfer(
-        self,
-        session: DbSession,
-        registry: Registry,
-        actor: CurrentActor,
-        instance_id: FromPath[uuid.UUID],
-        data: JSONBody[SomeoneIn],
-    ) -> InstanceOut:
-        await approval_inbox.visible_instance(session, actor, instance_id)
-        await engine.transfer(session, instance_id, actor.user_id, data.to_user_id, data.comment)
-        return await instance_out(session, registry, actor, instance_id)
-
-    @post(
-        "/{instance_id:uuid}/add", guards=[requires(codes.APPROVAL_READ)], status_code=HTTP_200_OK
-    )
-    async def add(
-        self,
-        session: DbSession,
-        registry: Registry,
-        actor: CurrentActor,
-        instance_id: FromPath[uuid.UUID],
-        data: JSONBody[SomeoneIn],
-    ) -> InstanceOut:
-        await approval_inbox.visible_instance(session, actor, instance_id)
-        await engine.add_signer(
-            session,
-            instance_id,
-            actor.user_id,
-            data.to_user_id,
-            before=data.before,
-            comment=data.comment,
-        )
-        return await instance_out(session, registry, actor, instance_id)
-
-    @post(
-        "/{instance_id:uuid}/return",
-        guards=[requires(codes.APPROVAL_READ)],
-        status_code=HTTP_200_OK,
-    )
-    async def send_back(
-        self,
-        session: DbSession,
-        registry: Registry,
-        actor: CurrentActor,
-        instance_id: FromPath[uuid.UUID],
-        data: JSONBody[ReturnIn],
-    ) -> InstanceOut:
-        await approval_inbox.visible_instance(session, actor, instance_id)
-        await engine.return_to(
-            session, instance_id, actor.user_id, step=data.step, comment=data.comment
-        )
-        return await instance_out(session, registry, actor, instance_id)
-
-    @post(
-        "/{instance_id:uuid}/resubmit",
-        guards=[requires(codes.APPROVAL_READ)],
-        status_code=HTTP_200_OK,
-    )
-    async def resubmit(
-        self,
-        session: DbSession,
-        registry: Registry,
-        actor: CurrentActor,
-        instance_id: FromPath[uuid.UUID],
-        data: JSONBody[CommentIn],
-    ) -> InstanceOut:
-        await approval_inbox.visible_instance(session, actor, instance_id)
-        await engine.resubmit(session, instance_id, actor.user_id, data.comment)
-        return await instance_out(session, registry, actor, instance_id)
-
-    @post(
-        "/{instance_id:uuid}/withdraw",
-        guards=[requires(codes.APPROVAL_READ)],
-        status_code=HTTP_200_OK,
-    )
-    async def withdraw(
-        self,
-        session: DbSession,
-        registry: Registry,
-        actor: CurrentActor,
-        instance_id: FromPath[uuid.UUID],
-        data: JSONBody[CommentIn],
-    ) -> InstanceOut:
-        await approval_inbox.visible_instance(session, actor, instance_id)
-        await engine.withdraw(session, instance_id, actor.user_id, data.comment)
-        return await instance_out(session, registry, actor, instance_id)
-
-    @post(
-        "/{instance_id:uuid}/urge", guards=[requires(codes.APPROVAL_READ)], status_code=HTTP_200_OK
-    )
-    async def urge(
-        self,
-        session: DbSession,
-        registry: Registry,
-        actor: CurrentActor,
-        instance_id: FromPath[uuid.UUID],
-    ) -> InstanceOut:
-        await approval_inbox.visible_instance(session, actor, instance_id)
-        await engine.urge(session, instance_id, actor.user_id)
         return await instance_out(session, registry, actor, instance_id)
 
     @post("/delegations", guards=[requires(codes.APPROVAL_READ)], status_code=HTTP_200_OK)
@@ -417,7 +351,7 @@ class ApprovalApi(Controller):
 
     @get("/flows/{kind:str}", guards=[requires(codes.FLOW_MANAGE)])
     async def flow(self, session: DbSession, registry: Registry, kind: FromPath[str]) -> VersionOut:
-        flows.declared_kind(registry, kind)
+        await flows.flow_kind(session, registry, kind)  # --- forms --- or a form's
         version = await flows.current_version(session, kind)
         return VersionOut(
             kind=kind,
@@ -456,4 +390,92 @@ class ApprovalApi(Controller):
         return [PreviewStepOut(**_fields(s)) for s in steps]
 
 
-ROUTERS = (ApprovalApi,)
+Act = Callable[[AsyncSession, uuid.UUID, uuid.UUID, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One action on an approval: its path, its JSON body (None: it takes none), and what it
+    asks the engine to do with the instance, the member and the body."""
+
+    path: str
+    body: type[msgspec.Struct] | None
+    run: Act
+
+
+ACTIONS = (
+    Action(
+        "approve",
+        CommentIn,
+        lambda s, i, u, d: engine.decide(s, i, u, approve=True, comment=d.comment),
+    ),
+    Action(
+        "reject",
+        CommentIn,
+        lambda s, i, u, d: engine.decide(s, i, u, approve=False, comment=d.comment),
+    ),
+    Action(
+        "transfer", SomeoneIn, lambda s, i, u, d: engine.transfer(s, i, u, d.to_user_id, d.comment)
+    ),
+    Action(
+        "add",
+        SomeoneIn,
+        lambda s, i, u, d: engine.add_signer(
+            s, i, u, d.to_user_id, before=d.before, comment=d.comment
+        ),
+    ),
+    Action(
+        "return",
+        ReturnIn,
+        lambda s, i, u, d: engine.return_to(s, i, u, step=d.step, comment=d.comment),
+    ),
+    Action("resubmit", CommentIn, lambda s, i, u, d: engine.resubmit(s, i, u, d.comment)),
+    Action("withdraw", CommentIn, lambda s, i, u, d: engine.withdraw(s, i, u, d.comment)),
+    Action("urge", None, lambda s, i, u, d: engine.urge(s, i, u)),
+)
+
+
+def action_route(action: Action) -> HTTPRouteHandler:
+    """``POST /oa/approvals/{id}/<action>``: the member must see the approval (else 404);
+    the engine acts (409 when it no longer applies); the answer is the approval as now."""
+
+    async def act(
+        session: AsyncSession,
+        registry: ModuleRegistry,
+        actor: Actor,
+        instance_id: uuid.UUID,
+        data: Any = None,
+    ) -> InstanceOut:
+        await approval_inbox.visible_instance(session, actor, instance_id)
+        await action.run(session, instance_id, actor.user_id, data)
+        return await instance_out(session, registry, actor, instance_id)
+
+    act.__name__ = act.__qualname__ = f"{action.path}_approval"
+    act.__doc__ = f"The {action.path} action on an approval."
+    # Real annotations (not this module's strings): the body's type is the table's.
+    act.__annotations__ = {
+        "session": DbSession,
+        "registry": Registry,
+        "actor": CurrentActor,
+        "instance_id": FromPath[uuid.UUID],
+        "return": InstanceOut,
+    }
+    if action.body is None:
+        act.__signature__ = _without_body(act)  # type: ignore[attr-defined]
+    else:
+        act.__annotations__["data"] = JSONBody[action.body]  # type: ignore[valid-type]
+    return post(
+        f"{ApprovalApi.path}/{{instance_id:uuid}}/{action.path}",
+        guards=[requires(codes.APPROVAL_READ)],
+        status_code=HTTP_200_OK,
+    )(act)
+
+
+def _without_body(function: Callable[..., Any]) -> inspect.Signature:
+    signature = inspect.signature(function)
+    return signature.replace(
+        parameters=[p for name, p in signature.parameters.items() if name != "data"]
+    )
+
+
+ROUTERS = (ApprovalApi, *(action_route(action) for action in ACTIONS))

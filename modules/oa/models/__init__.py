@@ -11,6 +11,7 @@ from modules.oa.models.approvals import (  # noqa: F401
     ApprovalFlow,
     ApprovalFlowVersion,
     ApprovalInstance,
+    ApprovalSettings,
     ApprovalTask,
 )
 from modules.oa.models.calendar import (  # noqa: F401
@@ -20,4 +21,11 @@ from modules.oa.models.calendar import (  # noqa: F401
     MeetingRoom,
     SharedCalendar,
 )
+from modules.oa.models.documents import (  # noqa: F401
+    Document,
+    DocumentFolder,
+    DocumentGrant,
+    DocumentVersion,
+)
+from modules.oa.models.forms import Form, FormRequest, FormVersion  # noqa: F401
 from modules.oa.models.tasks import Task  # noqa: F401

@@ -112,6 +112,10 @@ class ApprovalTask(TenantModel):
     assignee_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id"))
     status: Mapped[str] = mapped_column(String(12), default="pending")
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # --- inbox ---
+    # When its approver was reminded that it waits (once per task: a step asked again is a
+    # new task); see services/approval_reminders.py.
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ApprovalAction(TenantModel):
@@ -146,3 +150,19 @@ class ApprovalDelegation(TenantModel):
     delegate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id"))
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date] = mapped_column(Date)
+
+
+# --- inbox ---
+
+
+class ApprovalSettings(TenantModel):
+    """The workspace's approval settings (one row, made when an admin first saves them):
+    after how many hours a waiting step reminds its approver (0: never)."""
+
+    __tablename__ = "oa_approval_settings"
+    __table_args__ = (
+        UniqueConstraint("tenant_id"),
+        CheckConstraint("remind_after_hours BETWEEN 0 AND 720", name="remind_after_hours"),
+    )
+
+    remind_after_hours: Mapped[int] = mapped_column(Integer, default=24)

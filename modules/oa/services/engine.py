@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import organisation
 from core.approvals import finish_request
 from core.context import TenantContext
 from core.db import add_unique
@@ -37,6 +38,7 @@ from modules.oa.models import (
 )
 from modules.oa.services import flows
 from modules.oa.services.flows import PlannedStep
+from tenants.members import MemberDeactivated
 
 KEY = "oa"
 RECORD = "oa.approval"
@@ -58,6 +60,8 @@ ACTION_LABELS = {
     "withdrawn": N_("Withdrawn"),
     "urged": N_("Urged the approvers"),
     "copied": N_("Copied"),
+    "handed_over": N_("Left the workspace: handed over"),
+    "released": N_("Left the workspace: the others of the step decide"),
 }
 STATUS_LABELS = {
     "pending": N_("In approval"),
@@ -73,9 +77,10 @@ TASK_LABELS = {
     "cancelled": N_("No longer needed"),
     "transferred": N_("Transferred"),
 }
-TASK_WAITING = N_("{requester} asks for your approval: {kind}")
-URGED = N_("{requester} is waiting for your approval: {kind}")
+TASK_WAITING = N_("{requester} asks for your approval: {kind_label}")
+URGED = N_("{requester} is waiting for your approval: {kind_label}")
 ADDED_STEP = N_("Added approver")
+COPIED = N_("{requester} copied you on an approval: {kind_label}")
 
 
 class Engine:
@@ -114,13 +119,15 @@ async def start(session: AsyncSession, request: ApprovalRequest) -> ApprovalInst
     existing = await _instance_of_request(session, request.id)
     if existing is not None:
         return existing
-    version = await flows.current_version(session, request.kind)
+    # A form request runs under its form's flow: the instance's kind is that flow's key.
+    kind = flows.flow_key_of(request.kind, _fields(request))
+    version = await flows.current_version(session, kind)
     flow = flows.flow_of(version)
     planned = await flows.plan(session, flow, request.requester_id, _fields(request))
     instance = ApprovalInstance(
         request_id=request.id,
         flow_version_id=version.id if version else None,
-        kind=request.kind,
+        kind=kind,
         requester_id=request.requester_id,
         plan=[step.as_json() for step in planned],
     )
@@ -137,6 +144,17 @@ async def start(session: AsyncSession, request: ApprovalRequest) -> ApprovalInst
             )
         )
         _log(session, instance, "copied", None, target_id=user_id)
+        # The member copied hears of it (抄送), as an approver does.
+        session.add(
+            Notification(
+                user_id=user_id,
+                kind="approval_copied",
+                record_type=RECORD,
+                record_id=instance.id,
+                message=COPIED,
+                params=await notice_params(session, instance),
+            )
+        )
     await _advance(session, instance, request, decided_by=None, comment=None)
     return instance
 
@@ -197,7 +215,7 @@ async def _advance(
 ) -> None:
     """Open the current step (and the next while steps complete at once); finish the
     request approved once no step is left."""
-    repeat = await _auto_repeat(session, instance)
+    repeat: bool | None = None  # the flow's setting, read once a step opens
     while instance.current_step < len(instance.plan):
         index = instance.current_step
         step = _step(instance, index)
@@ -206,19 +224,20 @@ async def _advance(
             instance.current_step += 1
             continue
         tasks = await _open_step(session, instance, request, index, step)
+        if repeat is None:
+            repeat = await _auto_repeat(session, instance)
         if repeat:
             earlier = await _approved_before(session, instance, index)
             for task in tasks:
                 if task.assignee_id in earlier:
                     task.status, task.decided_at = "approved", datetime.now(UTC)
                     _log(session, instance, "auto_approved", task.assignee_id, step=index)
-        await session.flush()
         if not _step_done(step, tasks):
             return
         await _close_step(session, instance, index)
         instance.current_step += 1
     instance.status = "approved"
-    await session.flush()
+    # finish_request's flush writes what is pending with the request, in one go.
     await finish_request(session, request, approved=True, decided_by=decided_by, comment=comment)
 
 
@@ -249,9 +268,119 @@ async def _open_step(
     step: PlannedStep,
 ) -> list[ApprovalTask]:
     tasks = []
-    for approver_id in dict.fromkeys(step.approver_ids):
+    for approver_id in await _present(session, instance, index, step):
         tasks.append(await _task_for(session, instance, request, index, approver_id))
     return tasks
+
+
+# --- approvers who left ---------------------------------------------------------------------
+# A member who leaves (deactivated) mid-flow, as DingTalk's 离职交接: their waiting task
+# goes to their manager, or with no active manager to the owners and admins; in an any-one
+# step whose others still wait it is simply released. A later step planned with them is
+# opened the same way.
+
+
+async def stand_ins(session: AsyncSession, user_id: uuid.UUID) -> tuple[uuid.UUID, ...]:
+    """Who takes over the approvals of ``user_id``, who left: their manager while active,
+    else the workspace's owners and admins."""
+    membership_id = await session.scalar(select(Membership.id).where(Membership.user_id == user_id))
+    manager = None
+    if membership_id is not None:
+        for manager_id in await organisation.manager_chain(session, membership_id, 1):
+            manager = await session.scalar(
+                select(Membership.user_id).where(Membership.id == manager_id, Membership.active)
+            )
+    return (manager,) if manager else await flows.admins(session)
+
+
+async def _active(session: AsyncSession, user_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await session.scalars(
+        select(Membership.user_id).where(Membership.user_id.in_(user_ids), Membership.active)
+    )
+    return set(rows)
+
+
+async def _present(
+    session: AsyncSession, instance: ApprovalInstance, index: int, step: PlannedStep
+) -> list[uuid.UUID]:
+    """The step's approvers as it opens: who planned it and is still here, with stand-ins
+    for whoever left (none in an any-one step that others still hold)."""
+    planned = list(dict.fromkeys(step.approver_ids))
+    here = await _active(session, planned)
+    people = [u for u in planned if u in here]
+    for gone in (u for u in planned if u not in here):
+        if step.mode == "any" and people:
+            _log(session, instance, "released", gone, step=index)
+            continue
+        for stand_in in await stand_ins(session, gone):
+            _log(session, instance, "handed_over", gone, step=index, target_id=stand_in)
+            people.append(stand_in)
+    return list(dict.fromkeys(people))
+
+
+async def on_member_deactivated(
+    session: AsyncSession, _ctx: TenantContext, event: MemberDeactivated
+) -> None:
+    await hand_over(session, event.user_id)
+
+
+async def hand_over(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """The waiting approval tasks of ``user_id``, who left, handed over (see above);
+    returns how many. Each instance is locked first, as every action does."""
+    instance_ids = await session.scalars(
+        select(ApprovalTask.instance_id)
+        .join(ApprovalInstance, ApprovalInstance.id == ApprovalTask.instance_id)
+        .where(
+            ApprovalTask.assignee_id == user_id,
+            ApprovalTask.role == "approve",
+            ApprovalTask.status == "pending",
+            ApprovalInstance.status == "pending",
+        )
+        .distinct()
+    )
+    handed = 0
+    for instance_id in list(instance_ids):
+        instance = await locked(session, instance_id)
+        task = await session.scalar(
+            select(ApprovalTask).where(
+                ApprovalTask.instance_id == instance.id,
+                ApprovalTask.assignee_id == user_id,
+                ApprovalTask.role == "approve",
+                ApprovalTask.status == "pending",
+            )
+        )
+        if instance.status != "pending" or task is None:
+            continue  # decided meanwhile
+        task.status, task.decided_at = "cancelled", datetime.now(UTC)
+        others = await session.scalar(
+            select(ApprovalTask.id).where(
+                ApprovalTask.instance_id == instance.id,
+                ApprovalTask.step == task.step,
+                ApprovalTask.role == "approve",
+                ApprovalTask.status == "pending",
+                ApprovalTask.id != task.id,
+            )
+        )
+        if others is not None and _step(instance, task.step).mode == "any":
+            _log(session, instance, "released", user_id, step=task.step)
+        else:
+            request = await _request(session, instance)
+            waiting = set(
+                await session.scalars(
+                    select(ApprovalTask.assignee_id).where(
+                        ApprovalTask.instance_id == instance.id,
+                        ApprovalTask.step == task.step,
+                        ApprovalTask.status == "pending",
+                    )
+                )
+            )
+            for stand_in in await stand_ins(session, user_id):
+                _log(session, instance, "handed_over", user_id, step=task.step, target_id=stand_in)
+                if stand_in not in waiting:  # one who already waits on the step keeps theirs
+                    await _task_for(session, instance, request, task.step, stand_in)
+        handed += 1
+    await session.flush()
+    return handed
 
 
 async def _task_for(
@@ -274,29 +403,51 @@ async def _task_for(
             record_type=RECORD,
             record_id=instance.id,
             message=TASK_WAITING,
-            params={"requester": await _name(session, request.requester_id), "kind": request.kind},
+            params=await notice_params(session, instance),
         )
     )
     await session.flush()
     return task
 
 
+async def notice_params(session: AsyncSession, instance: ApprovalInstance) -> dict[str, str]:
+    """What an approval's notifications name: its requester, and its kind's label (a
+    ``_label`` parameter: read in the reader's language, core.records.api.notification_out)."""
+    return {
+        "requester": await _name(session, instance.requester_id),
+        "kind_label": (await flows.kind_labels(session, [instance.kind]))[instance.kind],
+    }
+
+
 async def _name(session: AsyncSession, user_id: uuid.UUID) -> str:
     return (await flows.display_names(session, {user_id})).get(user_id, "")
 
 
-async def _close_step(session: AsyncSession, instance: ApprovalInstance, index: int) -> None:
-    """The step is decided: its other waiting tasks are no longer needed."""
-    await session.execute(
-        update(ApprovalTask)
-        .where(
-            ApprovalTask.instance_id == instance.id,
-            ApprovalTask.step == index,
-            ApprovalTask.status == "pending",
-        )
-        .values(status="cancelled")
-        .execution_options(synchronize_session="fetch")
+async def _close_step(
+    session: AsyncSession,
+    instance: ApprovalInstance,
+    index: int,
+    decided: ApprovalTask | None = None,
+) -> None:
+    """The step is decided: its other waiting tasks are no longer needed.
+
+    ``decided`` is the task whose decision closes the step (``decide``): it keeps that
+    decision, written by the next flush, so nothing is flushed first, and the session is
+    not synchronised: ``decide`` and its callers hold no other task of the step (they read
+    task ids, not tasks), so a later read loads the others as they now are. Otherwise
+    (tasks just opened, or approved automatically, in the session) what is pending is
+    flushed first and the session's tasks brought up to date."""
+    statement = update(ApprovalTask).where(
+        ApprovalTask.instance_id == instance.id,
+        ApprovalTask.step == index,
+        ApprovalTask.status == "pending",
     )
+    if decided is None:
+        options: dict[str, object] = {"synchronize_session": "fetch"}
+    else:
+        statement = statement.where(ApprovalTask.id != decided.id)
+        options = {"synchronize_session": False, "autoflush": False}
+    await session.execute(statement.values(status="cancelled").execution_options(**options))
 
 
 # --- acting on an instance ------------------------------------------------------------------
@@ -377,30 +528,40 @@ async def decide(
     index = instance.current_step
     task.status, task.decided_at = ("approved" if approve else "rejected"), datetime.now(UTC)
     _log(session, instance, task.status, user_id, step=index, comment=text)
-    await session.flush()
     if not approve:
-        await _close_step(session, instance, index)
+        await _close_step(session, instance, index, decided=task)
         instance.status = "rejected"
-        await session.flush()
+        # finish_request's flush writes the task, the timeline line and the instance too.
         await finish_request(
             session, request, approved=False, decided_by=user_id, comment=text or None
         )
         return instance
-    tasks = list(
-        await session.scalars(
-            select(ApprovalTask).where(
-                ApprovalTask.instance_id == instance.id,
-                ApprovalTask.step == index,
-                ApprovalTask.role == "approve",
-                ApprovalTask.status.in_(("pending", "approved")),
-            )
-        )
-    )
-    if _step_done(_step(instance, index), tasks):
-        await _close_step(session, instance, index)
+    if await _approved_by(session, instance, task):
+        await _close_step(session, instance, index, decided=task)
         instance.current_step += 1
         await _advance(session, instance, request, decided_by=user_id, comment=text or None)
     return instance
+
+
+async def _approved_by(
+    session: AsyncSession, instance: ApprovalInstance, task: ApprovalTask
+) -> bool:
+    """Whether ``task``'s approval completes its step: at once in an any-one step; in an
+    all-must step once nobody else of the step still waits."""
+    if _step(instance, task.step).mode == "any":
+        return True
+    waiting = await session.scalar(
+        select(ApprovalTask.id)
+        .where(
+            ApprovalTask.instance_id == instance.id,
+            ApprovalTask.step == task.step,
+            ApprovalTask.role == "approve",
+            ApprovalTask.status == "pending",
+            ApprovalTask.id != task.id,
+        )
+        .limit(1)
+    )
+    return waiting is None
 
 
 async def transfer(
@@ -530,21 +691,38 @@ async def return_to(
 
 
 async def resubmit(
-    session: AsyncSession, instance_id: uuid.UUID, user_id: uuid.UUID, comment: str | None = None
+    session: AsyncSession,
+    instance_id: uuid.UUID,
+    user_id: uuid.UUID,
+    comment: str | None = None,
+    *,
+    replan: bool = False,
 ) -> ApprovalInstance:
-    """The requester sends a returned approval again, from its first step."""
+    """The requester sends a returned approval again, from its first step. With ``replan``
+    (the requester changed the request's fields, as a form request's edit page does) the
+    steps are planned again from the request's fields under the same flow version: a
+    branch whose condition no longer holds drops out, one that now holds comes in."""
     text = _comment(comment)
     instance = await locked(session, instance_id)
     if instance.requester_id != user_id:
         raise PermissionDenied("Only the requester resubmits an approval.")
     if instance.status != "returned":
         raise Conflict("Only an approval returned to you is resubmitted.")
+    request = await _request(session, instance)
+    if replan:
+        version = None
+        if instance.flow_version_id is not None:
+            version = await session.get(
+                ApprovalFlowVersion, (instance.tenant_id, instance.flow_version_id)
+            )
+        planned = await flows.plan(
+            session, flows.flow_of(version), request.requester_id, _fields(request)
+        )
+        instance.plan = [step.as_json() for step in planned]
     instance.status, instance.current_step = "pending", 0
     _log(session, instance, "resubmitted", user_id, comment=text)
     await session.flush()
-    await _advance(
-        session, instance, await _request(session, instance), decided_by=None, comment=None
-    )
+    await _advance(session, instance, request, decided_by=None, comment=None)
     return instance
 
 
@@ -607,7 +785,7 @@ async def urge(session: AsyncSession, instance_id: uuid.UUID, user_id: uuid.UUID
             )
         )
     )
-    requester = await _name(session, user_id)
+    params = await notice_params(session, instance)
     for assignee_id in waiting:
         session.add(
             Notification(
@@ -616,7 +794,7 @@ async def urge(session: AsyncSession, instance_id: uuid.UUID, user_id: uuid.UUID
                 record_type=RECORD,
                 record_id=instance.id,
                 message=URGED,
-                params={"requester": requester, "kind": instance.kind},
+                params=params,
             )
         )
     instance.urged_at = now

@@ -18,6 +18,7 @@ workspace's owners and admins.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -27,13 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import audit, organisation
 from core.approvals import APPROVER_ROLES
+from core.db import Database
 from core.errors import NotFound, ValidationFailed
-from core.i18n import N_
+from core.i18n import N_, gettext
 from core.models import Department, MemberRole, Membership, Role, User
 from core.plugins.manifest import ApprovalKind
-from core.plugins.registry import ModuleRegistry
+from core.plugins.registry import ModuleRegistry, installed
 from core.roles import BUILT_IN_ROLES
-from modules.oa.models import ApprovalFlow, ApprovalFlowVersion
+from modules.oa.models import ApprovalFlow, ApprovalFlowVersion, Form
+from modules.oa.services import forms
 
 APPROVER_KINDS = {
     "member": N_("Named members"),
@@ -134,6 +137,83 @@ def declared_kind(registry: ModuleRegistry, kind: str) -> ApprovalKind:
     return declared
 
 
+# --- forms ---
+# Each approval form has a flow of its own, keyed ``oa.form:<code>`` (``forms.flow_key``):
+# the flows of a workspace are its modules' kinds (less the generic ``oa.form``) and its
+# active forms; a form's flow tests the amount and the form's numbers, money and choices.
+
+
+async def flow_kinds(
+    session: AsyncSession, registry: ModuleRegistry, enabled: frozenset[str]
+) -> list[ApprovalKind]:
+    """What has a flow: the enabled modules' approval kinds, then every active form."""
+    kinds = [kind for kind in approval_kinds(registry, enabled) if kind.code != forms.KIND]
+    for form in await forms.list_forms(session, active_only=True):
+        kinds.append(_form_kind(form, await forms.current_fields(session, form)))
+    return kinds
+
+
+def _form_kind(form: Form, fields: list[dict[str, Any]]) -> ApprovalKind:
+    # A built-in form's name is a msgid; a designed form's, typed text, gettext leaves as is.
+    return ApprovalKind(forms.flow_key(form.code), gettext(form.name), forms.flow_fields(fields))
+
+
+async def flow_kind(session: AsyncSession, registry: ModuleRegistry, key: str) -> ApprovalKind:
+    """The kind a flow key names: a module's kind, or a form's (``oa.form:<code>``)."""
+    code = forms.code_of_flow(key)
+    if code is None:
+        return declared_kind(registry, key)
+    form = await session.scalar(select(Form).where(Form.code == code))
+    if form is None:
+        raise NotFound("Unknown approval kind {kind}.", kind=key)
+    return _form_kind(form, await forms.current_fields(session, form))
+
+
+async def kind_labels(
+    session: AsyncSession, kinds: Iterable[str], registry: ModuleRegistry | None = None
+) -> dict[str, str]:
+    """What people call each kind an instance runs under (a module's kind, or a form's
+    flow key ``oa.form:<code>``), untranslated: a module's label and a built-in form's name
+    are msgids, a designed form's name is typed text (gettext leaves it as it is). Without
+    ``registry`` (the engine's notifications, a job), the registry as the app loads it."""
+    if registry is None:
+        settings = Database.of(session).settings
+        registry = installed(settings.extra_modules, settings.modules_allow)
+    wanted = set(kinds)
+    codes = {code for kind in wanted if (code := forms.code_of_flow(kind))}
+    named: dict[str, str] = {}
+    if codes:
+        found = await session.execute(select(Form.code, Form.name).where(Form.code.in_(codes)))
+        named = dict(found.all())
+    labels = {}
+    for kind in wanted:
+        code = forms.code_of_flow(kind)
+        declared = None if code else registry.approval_kind(kind)
+        labels[kind] = named.get(code, kind) if code else (declared.label if declared else kind)
+    return labels
+
+
+async def every_kind_label(session: AsyncSession, registry: ModuleRegistry) -> dict[str, str]:
+    """Every kind an instance may run under, with its label (as :func:`kind_labels`): the
+    installed modules' kinds and every form of the workspace (for searching by label)."""
+    labels = {
+        kind.code: kind.label
+        for module in registry.modules.values()
+        for kind in module.manifest.approval_kinds
+        if kind.code != forms.KIND
+    }
+    found = await session.execute(select(Form.code, Form.name))
+    labels |= {forms.flow_key(code): name for code, name in found.all()}
+    return labels
+
+
+def flow_key_of(kind: str, fields: dict[str, Any]) -> str:
+    """The flow a request runs under: its form's for a form request, else its kind's."""
+    if kind == forms.KIND and fields.get("form"):
+        return forms.flow_key(str(fields["form"]))
+    return kind
+
+
 # --- reading and saving flows ---------------------------------------------------------------
 
 
@@ -195,7 +275,7 @@ async def save_flow(
     actor_id: uuid.UUID | None = None,
 ) -> ApprovalFlowVersion:
     """Save ``flow`` as the kind's next version (audited); running approvals keep theirs."""
-    declared = declared_kind(registry, kind)
+    declared = await flow_kind(session, registry, kind)
     await check_flow(session, declared, flow)
     template = await session.scalar(
         select(ApprovalFlow).where(ApprovalFlow.kind == kind).with_for_update()
@@ -432,7 +512,7 @@ async def preview(
 ) -> list[PreviewStep]:
     """Who would approve a request of ``requester_id`` with ``fields``: under ``flow`` as
     typed (checked, not saved), or the kind's current flow when ``flow`` is None."""
-    declared = declared_kind(registry, kind)
+    declared = await flow_kind(session, registry, kind)
     if flow is None:
         flow = flow_of(await current_version(session, kind))
     else:

@@ -1,6 +1,8 @@
 """Approval pages under ``/t/{slug}/oa/approvals``: the inbox (to do, done, started by me,
-copied to me), an approval's page (its steps, its timeline and the buttons of what the
-viewer may do), and, for admins, the flow editor of each approval kind with its preview.
+copied to me; filtered, searched and paged, with "Approve selected" in To do), an
+approval's page (its steps, its timeline and the buttons of what the viewer may do), and,
+for admins, the flow editor of each approval kind with its preview and the workspace's
+reminder setting.
 
 Each action posts to a path of its own and comes back to the approval's page; a refusal is
 the page again with the reason beside the form (status 4xx, the request rolled back).
@@ -11,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
@@ -23,12 +26,30 @@ from core.i18n import N_
 from core.permissions import Actor
 from core.plugins.registry import ModuleRegistry
 from modules.oa import permissions as codes
-from modules.oa.services import approval_inbox, engine, flows
+from modules.oa.services import (
+    approval_batch,
+    approval_inbox,
+    approval_reminders,
+    engine,
+    flows,
+    form_requests,
+)
 from modules.oa.services.flows import Condition, FlowIn, StepIn
 from modules.oa.views.common import page
 from web.auth import FormData
 from web.deps import CurrentActor, CurrentTenant, DbSession, Registry
-from web.forms import Refusal, answer_form, read_day, read_id, required, typed_in
+from web.forms import (
+    Refusal,
+    answer_form,
+    maybe_id,
+    read_count,
+    read_day,
+    read_id,
+    required,
+    typed_in,
+)
+from web.htmx import wants_partial
+from web.shell import COUNT_CAP, badge
 from web.tenancy import requires
 
 TAB = "/oa/approvals"
@@ -39,27 +60,87 @@ SPARE_STEPS = 2
 
 @get(TAB, guards=[requires(codes.APPROVAL_READ)])
 async def inbox_page(
+    request: Request[Any, Any, Any],
     session: DbSession,
     tenant: CurrentTenant,
     actor: CurrentActor,
     registry: Registry,
     box: FromQuery[str] = "todo",
+    after: FromQuery[str] = "",
+    approved: FromQuery[str] = "",
+    not_waiting: FromQuery[str] = "",
 ) -> Template:
+    """A box, narrowed by the filters in the query; with htmx (the filters changed, or
+    "More"), only the list; after "Approve selected", what it did."""
+    typed = {name: request.query_params.get(name, "") for name in approval_inbox.FILTER_FIELDS}
+    batch = (_count(approved), _count(not_waiting)) if approved or not_waiting else None
+    return await _inbox(
+        session, tenant, actor, registry, box, typed, after, wants_partial(request), batch=batch
+    )
+
+
+def _count(typed: str) -> int:
+    return int(typed) if typed.isdigit() else 0
+
+
+async def _inbox(
+    session: AsyncSession,
+    tenant: TenantContext,
+    actor: Actor,
+    registry: ModuleRegistry,
+    box: str,
+    typed: dict[str, str],
+    after: str = "",
+    partial: bool = False,
+    *,
+    batch: tuple[int, int] | None = None,
+    refusal: Refusal | None = None,
+) -> Template:
+    """The inbox page (or its list alone, ``partial``); a bad filter is said beside the
+    filters, with the box unfiltered below it."""
     boxes = approval_inbox.boxes_for(actor)
     chosen = box if box in boxes else "todo"
+    filter_error: DomainError | None = None
+    try:
+        filters = approval_inbox.read_filters(registry, typed)
+        found = await approval_inbox.inbox(session, registry, actor, chosen, filters, after=after)
+    except ValidationFailed as error:
+        filter_error = error
+        found = await approval_inbox.inbox(session, registry, actor, chosen)
+    kept = {} if filter_error else {k: v for k, v in typed.items() if v}  # what "More" keeps
+    shown = {"box": chosen, **kept}
+    here = f"/t/{tenant.slug}{TAB}"
+    more_url = (
+        f"{here}?{urlencode({**shown, 'after': found.next_cursor})}" if found.next_cursor else None
+    )
+    context: dict[str, Any] = {
+        "found": found,
+        "box": chosen,
+        "more_url": more_url,
+        "first_page": not after,
+        "statuses": engine.STATUS_LABELS,
+        "batch_form": chosen == "todo",
+        "filter_error": filter_error,
+    }
+    if partial:  # "More" adds cards to the list; the filters' request replaces the list
+        part = "_inbox_items.html" if after else "_inbox_list.html"
+        return page(f"oa/approvals/{part}", tenant, actor, TAB, **context)
     return page(
         "oa/approvals/inbox.html",
         tenant,
         actor,
         TAB,
-        items=await approval_inbox.inbox(session, registry, actor, chosen),
-        box=chosen,
+        status_code=refusal.error.status_code if refusal else 200,
+        **context,
         boxes=boxes,
-        statuses=engine.STATUS_LABELS,
+        waiting=badge(await approval_inbox.waiting_count(session, actor.user_id, COUNT_CAP)),
+        filters=typed,
+        kinds=await flows.flow_kinds(session, registry, tenant.enabled),
         can_manage_flows=actor.can(codes.FLOW_MANAGE),
         members=await flows.members(session),
         delegations=await _delegations(session, actor),
-        refusal=None,
+        batch=batch,
+        refusal=refusal,
     )
 
 
@@ -94,6 +175,9 @@ async def _instance_page(
         TAB,
         status_code=refusal.error.status_code if refusal else 200,
         view=await approval_inbox.instance_view(session, registry, actor, instance_id),
+        # --- forms --- a form request's values (oa/forms/_values.html), after the visibility check
+        form_request=await form_requests.shown_for_approval(session, instance_id),
+        viewer_id=actor.user_id,
         members=await flows.members(session),
         statuses=engine.STATUS_LABELS,
         actions=engine.ACTION_LABELS,
@@ -208,21 +292,7 @@ async def delegate_from_page(
         await engine.delegate(session, actor.user_id, delegate_id, starts, ends)
 
     async def again(refusal: Refusal) -> Template:
-        return page(
-            "oa/approvals/inbox.html",
-            tenant,
-            actor,
-            TAB,
-            status_code=refusal.error.status_code,
-            items=await approval_inbox.inbox(session, registry, actor, "todo"),
-            box="todo",
-            boxes=approval_inbox.boxes_for(actor),
-            statuses=engine.STATUS_LABELS,
-            can_manage_flows=actor.can(codes.FLOW_MANAGE),
-            members=await flows.members(session),
-            delegations=await _delegations(session, actor),
-            refusal=refusal,
-        )
+        return await _inbox(session, tenant, actor, registry, "todo", {}, refusal=refusal)
 
     return await answer_form(
         session, "delegation", form, run, back=f"/t/{tenant.slug}{TAB}", refused=again
@@ -241,6 +311,76 @@ async def end_delegation_from_page(
     return Redirect(f"/t/{tenant.slug}{TAB}", status_code=303)
 
 
+# --- inbox: approve selected, the reminder setting -------------------------------------------
+
+
+@post(f"{TAB}/batch/approve", guards=[requires(codes.APPROVAL_READ)])
+async def approve_selected(
+    request: Request[Any, Any, Any],
+    session: DbSession,
+    tenant: CurrentTenant,
+    actor: CurrentActor,
+    registry: Registry,
+) -> Response[Any]:
+    """The To do box's "Approve selected": each checked approval on its own; the box then
+    says how many went through and how many no longer waited for the member."""
+    posted = await request.form()
+    chosen = posted.getall("ids", [])
+    form = {"comment": str(posted.get("comment", "")), "ids": ",".join(map(str, chosen))}
+    ids = [i for value in chosen if (i := maybe_id(str(value)))]
+    try:
+        done = await approval_batch.approve_all(session, actor, ids, form["comment"])
+    except ValidationFailed as error:
+        # Nothing was approved (the comment, or no choice, refuses the whole batch).
+        refusal = Refusal.of("batch", form, error)
+        return await _inbox(session, tenant, actor, registry, "todo", {}, refusal=refusal)
+    query = urlencode(
+        {"box": "todo", "approved": len(done.approved), "not_waiting": len(done.not_waiting)}
+    )
+    return Redirect(f"/t/{tenant.slug}{TAB}?{query}", status_code=303)
+
+
+async def _settings_page(
+    session: AsyncSession, tenant: TenantContext, actor: Actor, refusal: Refusal | None = None
+) -> Template:
+    return page(
+        "oa/approvals/settings.html",
+        tenant,
+        actor,
+        TAB,
+        status_code=refusal.error.status_code if refusal else 200,
+        hours=await approval_reminders.remind_after_hours(session),
+        most=approval_reminders.MOST_HOURS,
+        refusal=refusal,
+    )
+
+
+@get(f"{TAB}/settings", guards=[requires(codes.FLOW_MANAGE)])
+async def settings_page(session: DbSession, tenant: CurrentTenant, actor: CurrentActor) -> Template:
+    return await _settings_page(session, tenant, actor)
+
+
+@post(f"{TAB}/settings", guards=[requires(codes.FLOW_MANAGE)])
+async def save_settings_from_page(
+    session: DbSession, tenant: CurrentTenant, actor: CurrentActor, data: FormData
+) -> Response[Any]:
+    """After how many hours a waiting step reminds its approver (0: never)."""
+    form = typed_in(data, "remind_after_hours")
+
+    async def run() -> None:
+        hours = read_count("remind_after_hours", form["remind_after_hours"])
+        await approval_reminders.save_remind_after_hours(session, actor, hours)
+
+    return await answer_form(
+        session,
+        "settings",
+        form,
+        run,
+        back=f"/t/{tenant.slug}{TAB}/settings",
+        refused=lambda refusal: _settings_page(session, tenant, actor, refusal),
+    )
+
+
 # --- the flow editor ------------------------------------------------------------------------
 
 
@@ -248,7 +388,7 @@ async def end_delegation_from_page(
 async def flows_page(
     session: DbSession, tenant: CurrentTenant, actor: CurrentActor, registry: Registry
 ) -> Template:
-    kinds = flows.approval_kinds(registry, tenant.enabled)
+    kinds = await flows.flow_kinds(session, registry, tenant.enabled)  # --- forms --- with forms
     versions = {kind.code: await flows.current_version(session, kind.code) for kind in kinds}
     return page("oa/approvals/flows.html", tenant, actor, TAB, kinds=kinds, versions=versions)
 
@@ -333,7 +473,7 @@ async def _editor(
     previewed: list[flows.PreviewStep] | None = None,
     error: DomainError | None = None,
 ) -> Template:
-    declared = flows.declared_kind(registry, kind)
+    declared = await flows.flow_kind(session, registry, kind)  # --- forms --- or a form's
     version = await flows.current_version(session, kind)
     saved = flows.flow_of(version)
     form = form if form is not None else _form_from(saved)
@@ -388,7 +528,7 @@ async def save_flow_from_page(
     """Save the flow as a new version (``do=save``), or show its preview for a requester
     and field values (``do=preview``) without saving."""
     form = await _form_of(request)
-    flows.declared_kind(registry, kind)
+    declared = await flows.flow_kind(session, registry, kind)  # --- forms --- or a form's
     try:
         async with session.begin_nested():
             flow = _typed_flow(form, _rows(form))
@@ -400,7 +540,7 @@ async def save_flow_from_page(
                 )
                 fields = {
                     name: form[f"field_{name}"]
-                    for name in flows.declared_kind(registry, kind).fields
+                    for name in declared.fields
                     if form.get(f"field_{name}", "").strip()
                 }
                 previewed = await flows.preview(session, registry, kind, flow, requester, fields)
@@ -415,6 +555,10 @@ async def save_flow_from_page(
 
 PAGES = [
     inbox_page,
+    # --- inbox ---
+    approve_selected,
+    settings_page,
+    save_settings_from_page,
     request_page,
     flows_page,
     flow_page,

@@ -21,6 +21,12 @@ TABS: tuple[tuple[str, str, str], ...] = (
     (N_("Tasks"), "/oa/tasks", codes.TASK_READ),
     # --- calendar ---
     (N_("Calendar"), "/oa/calendar", codes.CALENDAR_READ),
+    # --- forms ---
+    (N_("New request"), "/oa/forms", codes.APPROVAL_READ),
+    # --- documents ---
+    (N_("Documents"), "/oa/documents", codes.DOCUMENT_READ),
+    # --- reports ---
+    (N_("Reports"), "/oa/reports", codes.REPORT_READ),
 )
 
 OA = TabSet("oa_tabs", TABS, N_("OA"))
