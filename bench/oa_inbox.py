@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -64,7 +65,7 @@ from bench.database import (
 
 KIND = "crm.contract"  # an approval kind a built-in module declares
 TARGET = 0.5
-WAITING = "{requester} asks for your approval: {kind}"  # engine.TASK_WAITING, as stored
+WAITING = "{requester} asks for your approval: {kind_label}"  # engine.TASK_WAITING, as stored
 
 
 # --- setup -----------------------------------------------------------------------------------
@@ -74,6 +75,7 @@ WAITING = "{requester} asks for your approval: {kind}"  # engine.TASK_WAITING, a
 class Setup:
     product: URL  # the database the product works on
     raw: URL  # its copy, for the raw side's writes
+    floor: URL  # another copy, for the session floor's writes (SessionFloor)
     tenant_id: uuid.UUID
     reader_id: uuid.UUID  # the approver with the pending items
     reader_membership: uuid.UUID
@@ -184,7 +186,7 @@ BUILD = [
       message, params, read_at, created_at)
     SELECT t.tenant_id, pg_temp.uuid7_at(t.created_at), t.assignee_id, 'approval_waiting',
       'oa.approval', t.instance_id, :waiting,
-      jsonb_build_object('requester', 'Requester', 'kind', CAST(:kind AS text)),
+      jsonb_build_object('requester', 'Requester', 'kind_label', 'Contract approval'),
       t.decided_at, t.created_at
     FROM oa_approval_task t
     """,
@@ -309,8 +311,9 @@ async def prepare(env: Environment, args: argparse.Namespace) -> Setup:
     finally:
         await owner.dispose()
     copy = await create_database(env, f"{url.database}_raw", template=url.database)
+    floor = await create_database(env, f"{url.database}_floor", template=url.database)
     reader_id, reader_membership = people["approver"][0]
-    return Setup(url, copy, ctx.tenant_id, reader_id, reader_membership, pending, facts)
+    return Setup(url, copy, floor, ctx.tenant_id, reader_id, reader_membership, pending, facts)
 
 
 # --- the raw side ----------------------------------------------------------------------------
@@ -346,29 +349,26 @@ class Raw:
         self.tenant = str(tenant_id)
         self.page_size = page_size
 
-    async def _begin(self) -> Any:
-        transaction = self.conn.transaction()
-        await transaction.start()
-        await self.conn.execute("SELECT set_config('app.tenant_id', $1, true)", self.tenant)
-        return transaction
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        """One transaction as the workspace, on the connection (its fetch, fetchrow, execute)."""
+        async with self.conn.transaction():
+            await self.conn.execute("SELECT set_config('app.tenant_id', $1, true)", self.tenant)
+            yield self.conn
 
     async def inbox(self, reader_id: uuid.UUID) -> list[tuple[uuid.UUID, str]]:
-        transaction = await self._begin()
-        try:
-            rows = await self.conn.fetch(
+        async with self.transaction() as conn:
+            rows = await conn.fetch(
                 RAW_INBOX, reader_id, self.page_size + 1, uuid.UUID(self.tenant)
             )
-        finally:
-            await transaction.commit()
         return [(row["id"], row["requester"]) for row in rows[: self.page_size]]
 
     async def approve(self, instance_id: uuid.UUID, user_id: uuid.UUID) -> None:
         """``engine.decide`` for the last step of an any-one plan, statement by statement."""
         from core.orm import uuid7
 
-        conn, tenant = self.conn, uuid.UUID(self.tenant)
-        transaction = await self._begin()
-        try:
+        tenant = uuid.UUID(self.tenant)
+        async with self.transaction() as conn:
             instance = await conn.fetchrow(
                 f"SELECT {INSTANCE_COLUMNS} FROM oa_approval_instance WHERE id = $1 FOR UPDATE",
                 instance_id,
@@ -387,7 +387,8 @@ class Raw:
                 instance["request_id"],
             )
             now = datetime.now(UTC)
-            plan = msgspec.json.decode(instance["plan"])
+            plan = instance["plan"]  # asyncpg gives jsonb as text, SQLAlchemy decodes it
+            plan = msgspec.json.decode(plan) if isinstance(plan, str | bytes) else plan
             # An any-one step: the approval closes it, the others' tasks first.
             assert plan[step]["mode"] == "any"
             await conn.execute(
@@ -446,10 +447,37 @@ class Raw:
                 uuid7(),
                 msgspec.json.encode(payload).decode(),
             )
-        except BaseException:
-            await transaction.rollback()
-            raise
-        await transaction.commit()
+
+
+class SessionFloor(Raw):
+    """The raw side's statements sent through the product's database layer (the tenant's
+    transaction on a SQLAlchemy session, each statement as text): the least any product
+    code on this stack can cost, with no ORM and no service around it."""
+
+    def __init__(self, db: Any, tenant_id: uuid.UUID, page_size: int) -> None:
+        super().__init__(None, tenant_id, page_size)
+        self.db = db
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        async with self.db.tenant_transaction(uuid.UUID(self.tenant)) as session:
+            yield _DriverCalls(await session.connection())
+
+
+class _DriverCalls:
+    """asyncpg's fetch, fetchrow and execute over a SQLAlchemy connection ($1 parameters)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def fetch(self, statement: str, *args: Any) -> list[Any]:
+        return list((await self.conn.exec_driver_sql(statement, args)).mappings())
+
+    async def fetchrow(self, statement: str, *args: Any) -> Any:
+        return (await self.conn.exec_driver_sql(statement, args)).mappings().first()
+
+    async def execute(self, statement: str, *args: Any) -> None:
+        await self.conn.exec_driver_sql(statement, args)
 
 
 # --- the product side ------------------------------------------------------------------------
@@ -569,6 +597,7 @@ async def main_async(args: argparse.Namespace) -> None:
         modules = registry()
         settings = bench_settings(url_string(setup.product))
         db = Database.connect(settings, owner=setup.product, pool_size=2, max_overflow=0)
+        floor_db = Database.connect(settings, owner=setup.floor, pool_size=2, max_overflow=0)
         raw_conns = [
             await asyncpg.connect(asyncpg_dsn(app_url(url, settings)))
             for url in (setup.product, setup.raw)
@@ -584,6 +613,7 @@ async def main_async(args: argparse.Namespace) -> None:
             page_size = approval_inbox.PAGE_SIZE
             raw_read = Raw(raw_conns[0], setup.tenant_id, page_size)
             raw_write = Raw(raw_conns[1], setup.tenant_id, page_size)
+            floor = SessionFloor(floor_db, setup.tenant_id, page_size)
 
             ours, theirs = await product.inbox(), await raw_read.inbox(setup.reader_id)
             same = ours == theirs and len(ours) == min(page_size, len(setup.pending))
@@ -594,6 +624,7 @@ async def main_async(args: argparse.Namespace) -> None:
             sides = {
                 "product": (Costs(), product.inbox),
                 "raw": (Costs(), lambda: raw_read.inbox(setup.reader_id)),
+                "floor": (Costs(), lambda: floor.inbox(setup.reader_id)),
             }
             for _ in range(args.warmup):
                 for _, call in sides.values():
@@ -612,34 +643,39 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"   {len(reads['raw'].wall)} pages per side")
             print(f"   {reads['product'].line('product', 'page')}")
             print(f"   {reads['raw'].line('raw', 'page')}")
+            print(f"   {reads['floor'].line('session floor', 'page')}")
 
             print(f"== approve: {len(setup.pending)} items, each once per side", flush=True)
-            approve_product, approve_raw = Costs(), Costs()
+            approve_product, approve_raw, approve_floor = Costs(), Costs(), Costs()
             for n, instance_id in enumerate(setup.pending):
                 turns = [
                     (approve_product, lambda i=instance_id: product.approve(i)),
                     (approve_raw, lambda i=instance_id: raw_write.approve(i, setup.reader_id)),
+                    (approve_floor, lambda i=instance_id: floor.approve(i, setup.reader_id)),
                 ]
-                if n % 2:
-                    turns.reverse()
-                for costs, call in turns:
+                shift = n % len(turns)  # who goes first turns
+                for costs, call in turns[shift:] + turns[:shift]:
                     await costs.time(call)
             left = await product.inbox()
-            states = [await final_state(url) for url in (setup.product, setup.raw)]
+            states = [await final_state(u) for u in (setup.product, setup.raw, setup.floor)]
             print(
-                f"   afterwards: the reader's To-do box holds {len(left)} items; both databases"
+                f"   afterwards: the reader's To-do box holds {len(left)} items; the databases"
                 f" alike (approved, pending tasks, timeline, requests approved, outbox):"
-                f" {states[0] == states[1]} {states[0]}"
+                f" {states[0] == states[1] == states[2]} {states[0]}"
             )
             write_product = statistics.median(approve_product.wall)
             write_raw = statistics.median(approve_raw.wall)
             approve_ratio = write_raw / write_product
             print(f"   {approve_product.line('product', 'approve')}")
             print(f"   {approve_raw.line('raw', 'approve')}")
+            print(f"   {approve_floor.line('session floor', 'approve')}")
+            floor_inbox = statistics.median(reads["floor"].wall)
+            floor_write = statistics.median(approve_floor.wall)
         finally:
             for conn in raw_conns:
                 await conn.close()
             await db.dispose()
+            await floor_db.dispose()
 
         print("== results")
         print(
@@ -649,6 +685,11 @@ async def main_async(args: argparse.Namespace) -> None:
         print(
             f"approve: product {write_product:.2f} ms, raw {write_raw:.2f} ms,"
             f" ratio raw/product {approve_ratio:.2f} (target ≥ {TARGET}) {verdict(approve_ratio)}"
+        )
+        print(
+            f"the session floor (raw's statements through our database layer, no ORM):"
+            f" page {floor_inbox:.2f} ms (raw/floor {inbox_raw / floor_inbox:.2f}),"
+            f" approve {floor_write:.2f} ms (raw/floor {write_raw / floor_write:.2f})"
         )
     finally:
         await drop_databases(env)

@@ -351,7 +351,7 @@ class ApprovalApi(Controller):
 
     @get("/flows/{kind:str}", guards=[requires(codes.FLOW_MANAGE)])
     async def flow(self, session: DbSession, registry: Registry, kind: FromPath[str]) -> VersionOut:
-        await flows.flow_kind(session, registry, kind)  # --- forms --- or a form's
+        await flows.flow_kind(session, registry, kind)  # a module's kind or a form's
         version = await flows.current_version(session, kind)
         return VersionOut(
             kind=kind,

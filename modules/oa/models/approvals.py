@@ -112,7 +112,6 @@ class ApprovalTask(TenantModel):
     assignee_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id"))
     status: Mapped[str] = mapped_column(String(12), default="pending")
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # --- inbox ---
     # When its approver was reminded that it waits (once per task: a step asked again is a
     # new task); see services/approval_reminders.py.
     reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -152,7 +151,7 @@ class ApprovalDelegation(TenantModel):
     ends_on: Mapped[date] = mapped_column(Date)
 
 
-# --- inbox ---
+# --- the workspace's approval settings -------------------------------------------------------
 
 
 class ApprovalSettings(TenantModel):

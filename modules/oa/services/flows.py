@@ -137,7 +137,7 @@ def declared_kind(registry: ModuleRegistry, kind: str) -> ApprovalKind:
     return declared
 
 
-# --- forms ---
+# --- forms' flows ----------------------------------------------------------------------------
 # Each approval form has a flow of its own, keyed ``oa.form:<code>`` (``forms.flow_key``):
 # the flows of a workspace are its modules' kinds (less the generic ``oa.form``) and its
 # active forms; a form's flow tests the amount and the form's numbers, money and choices.

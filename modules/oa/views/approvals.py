@@ -175,7 +175,7 @@ async def _instance_page(
         TAB,
         status_code=refusal.error.status_code if refusal else 200,
         view=await approval_inbox.instance_view(session, registry, actor, instance_id),
-        # --- forms --- a form request's values (oa/forms/_values.html), after the visibility check
+        # A form request's values (oa/forms/_values.html), after the visibility check
         form_request=await form_requests.shown_for_approval(session, instance_id),
         viewer_id=actor.user_id,
         members=await flows.members(session),
@@ -388,7 +388,7 @@ async def save_settings_from_page(
 async def flows_page(
     session: DbSession, tenant: CurrentTenant, actor: CurrentActor, registry: Registry
 ) -> Template:
-    kinds = await flows.flow_kinds(session, registry, tenant.enabled)  # --- forms --- with forms
+    kinds = await flows.flow_kinds(session, registry, tenant.enabled)  # the forms too
     versions = {kind.code: await flows.current_version(session, kind.code) for kind in kinds}
     return page("oa/approvals/flows.html", tenant, actor, TAB, kinds=kinds, versions=versions)
 
@@ -473,7 +473,7 @@ async def _editor(
     previewed: list[flows.PreviewStep] | None = None,
     error: DomainError | None = None,
 ) -> Template:
-    declared = await flows.flow_kind(session, registry, kind)  # --- forms --- or a form's
+    declared = await flows.flow_kind(session, registry, kind)  # a module's kind or a form's
     version = await flows.current_version(session, kind)
     saved = flows.flow_of(version)
     form = form if form is not None else _form_from(saved)
@@ -528,7 +528,7 @@ async def save_flow_from_page(
     """Save the flow as a new version (``do=save``), or show its preview for a requester
     and field values (``do=preview``) without saving."""
     form = await _form_of(request)
-    declared = await flows.flow_kind(session, registry, kind)  # --- forms --- or a form's
+    declared = await flows.flow_kind(session, registry, kind)  # a module's kind or a form's
     try:
         async with session.begin_nested():
             flow = _typed_flow(form, _rows(form))
@@ -555,7 +555,6 @@ async def save_flow_from_page(
 
 PAGES = [
     inbox_page,
-    # --- inbox ---
     approve_selected,
     settings_page,
     save_settings_from_page,
