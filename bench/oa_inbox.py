@@ -319,8 +319,8 @@ async def prepare(env: Environment, args: argparse.Namespace) -> Setup:
 # --- the raw side ----------------------------------------------------------------------------
 
 INSTANCE_COLUMNS = (
-    "tenant_id, id, request_id, flow_version_id, kind, requester_id, plan, current_step,"
-    " status, urged_at, created_at"
+    "i.tenant_id, i.id, i.request_id, i.flow_version_id, i.kind, i.requester_id, i.plan,"
+    " i.current_step, i.status, i.urged_at, i.created_at"
 )
 # What a box's card shows (approval_inbox.Listed), with the requester's name.
 RAW_INBOX = """
@@ -335,10 +335,23 @@ WHERE EXISTS (
 ORDER BY i.id DESC LIMIT $2
 """
 TASK_COLUMNS = "tenant_id, id, instance_id, step, role, assignee_id, status, decided_at, created_at"
-REQUEST_COLUMNS = (
-    "tenant_id, id, kind, subject_type, subject_id, amount, fields, requester_id, status,"
-    " engine, decided_by, decided_at, comment, created_at"
-)
+REQUEST_NAMES = [
+    "tenant_id",
+    "id",
+    "kind",
+    "subject_type",
+    "subject_id",
+    "amount",
+    "fields",
+    "requester_id",
+    "status",
+    "engine",
+    "decided_by",
+    "decided_at",
+    "comment",
+    "created_at",
+]
+REQUEST_JOINED = ", ".join(f"r.{name} AS r_{name}" for name in REQUEST_NAMES)
 
 
 class Raw:
@@ -369,8 +382,11 @@ class Raw:
 
         tenant = uuid.UUID(self.tenant)
         async with self.transaction() as conn:
+            # The instance and its request, both locked, in one statement (as the engine).
             instance = await conn.fetchrow(
-                f"SELECT {INSTANCE_COLUMNS} FROM oa_approval_instance WHERE id = $1 FOR UPDATE",
+                f"SELECT {INSTANCE_COLUMNS}, {REQUEST_JOINED} FROM oa_approval_instance i"
+                " JOIN core_approval_request r ON r.tenant_id = i.tenant_id"
+                " AND r.id = i.request_id WHERE i.id = $1 FOR UPDATE",
                 instance_id,
             )
             step = instance["current_step"]
@@ -382,10 +398,7 @@ class Raw:
                 user_id,
             )
             assert task is not None, "the item no longer waits for the reader"
-            request = await conn.fetchrow(
-                f"SELECT {REQUEST_COLUMNS} FROM core_approval_request WHERE id = $1 FOR UPDATE",
-                instance["request_id"],
-            )
+            request = {name: instance[f"r_{name}"] for name in REQUEST_NAMES}
             now = datetime.now(UTC)
             plan = instance["plan"]  # asyncpg gives jsonb as text, SQLAlchemy decodes it
             plan = msgspec.json.decode(plan) if isinstance(plan, str | bytes) else plan

@@ -27,6 +27,7 @@ from core.events import Event, publish
 from core.i18n import gettext
 from core.models import ApprovalPolicy, ApprovalRequest, Membership, User
 from core.plugins.registry import ModuleRegistry
+from core.reads import write_now
 
 APPROVER_ROLES = ("owner", "admin")
 CORE_ENGINE = "core"
@@ -129,11 +130,14 @@ async def finish_request(
     """Record the decision and publish it; for engines and the default rule alike."""
     if request.status != "pending":
         raise Conflict("This request was already decided: {status}.", status=request.status)
-    request.status = "approved" if approved else "rejected"
-    request.decided_by = decided_by
-    request.decided_at = datetime.now(UTC)
-    request.comment = comment
-    await session.flush()
+    await write_now(
+        session,
+        request,
+        status="approved" if approved else "rejected",
+        decided_by=decided_by,
+        decided_at=datetime.now(UTC),
+        comment=comment,
+    )
     await publish(
         session,
         ApprovalDecided(
