@@ -94,8 +94,10 @@ async def history(
     )
     assert made.status_code == 201, made.text
     listed = (await as_ada.get("/api/t/acme/members", params={"q": "Bea"})).json()["items"]
+    # By her user id: "Bea" may also match another address's random hex ("ada.3bea1c@…").
+    (bea,) = [m for m in listed if m["user_id"] == str(people["bea"].id)]
     changed = await as_ada.put(
-        f"/api/t/acme/members/{listed[0]['id']}/roles",
+        f"/api/t/acme/members/{bea['id']}/roles",
         json={"role": roles.MEMBER, "roles": [made.json()["id"]]},
     )
     assert changed.status_code == 200, changed.text
