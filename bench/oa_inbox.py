@@ -544,11 +544,12 @@ async def explain(product: Product) -> list[str]:
     with the tenant set."""
     from sqlalchemy.dialects.postgresql.asyncpg import dialect
 
+    from core import reads
     from modules.oa.services import approval_inbox
 
     read = approval_inbox._page_read("todo", (), False)
     values = {
-        "tenant_id": product.tenant_id,
+        reads.TENANT: product.tenant_id,
         "user_id": product.actor.user_id,
         "limit": approval_inbox.PAGE_SIZE + 1,
     }

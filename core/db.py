@@ -166,17 +166,10 @@ def _set_tenant_for_transaction(session: Session, _transaction: Any, connection:
         connection.execute(SET_TENANT, {"tenant_id": str(tenant_id)})
 
 
-#: An execution option of statements that carry their own tenant criterion
-#: (``core.reads.TenantStatement``): the session does not add its criterion again.
-TENANT_IN_STATEMENT = "atrium_tenant_in_statement"
-
-
 @event.listens_for(TenantScopedSession, "do_orm_execute")
 def _scope_orm_queries(state: ORMExecuteState) -> None:
     tenant_id = state.session.info.get("tenant_id")
     if tenant_id is None or not (state.is_select or state.is_update or state.is_delete):
-        return
-    if state.execution_options.get(TENANT_IN_STATEMENT):
         return
     if state.is_relationship_load or state.is_column_load:
         return  # the criterion travels with the parent query's options; adding it twice costs

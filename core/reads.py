@@ -12,9 +12,15 @@ its parameters); each call runs it with asyncpg on the *session's own
 connection*, inside the transaction the session has begun, so the tenant set
 with ``set_config`` and row-level security apply exactly as to the ORM. Rows
 come back as asyncpg records: unpack them as tuples or read them by column
-name (``row["title"]``). Writes, record pages and anything that needs
-objects keep using the ORM; both walls stay in place here: the constructor
-adds the criterion (it cannot be forgotten) and RLS is behind it.
+name (``row["title"]``).
+
+A hot path that changes what it reads (an approval's decision) reads it with
+:class:`TenantObjects` (the rows as persistent objects, without the ORM's
+loading) and writes with :func:`write_now` and :func:`insert_now` (one
+prebuilt statement each, without the unit of work). Record pages and
+everything else keep using the ORM. Both walls stay in place here: every
+constructor adds the tenant criterion (it cannot be forgotten) and RLS is
+behind it.
 """
 
 from __future__ import annotations
@@ -22,16 +28,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Delete, Select, Update, bindparam
+from sqlalchemy import Numeric, Select, bindparam, inspect
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from core.db import TENANT_IN_STATEMENT
 from core.errors import TenantMismatchError
 from core.orm import TenantModel, uuid7
 
 _DIALECT = asyncpg_dialect()
+# The tenant's parameter in every prebuilt statement: a name no column's SET or VALUES takes.
+TENANT = "of_tenant"
+_DRIVER = "core.reads.driver"  # session.info: (the transaction, its driver connection)
 
 
 class _Prebuilt:
@@ -56,30 +65,41 @@ class _Prebuilt:
         given = self._fixed | values
         return [process(given[name]) if process else given[name] for name, process in self._params]
 
+    async def run(self, session: AsyncSession, call: str, params: dict[str, Any]) -> Any:
+        """The driver's ``call`` (fetch, fetchrow, execute) of the statement, as the
+        session's tenant, with ``params`` for the rest."""
+        values = {TENANT: _tenant_of(session), **params}
+        driver = await self.driver(session)
+        return await getattr(driver, call)(self.sql, *self.args(values))
+
     @staticmethod
     async def driver(session: AsyncSession) -> Any:
-        # session.connection() begins the session's transaction if needed, and after_begin
-        # sets the tenant through SQLAlchemy, which opens the driver's transaction: so the
-        # statement runs in it, never on its own.
-        connection = await session.connection()
-        driver = (await connection.get_raw_connection()).driver_connection
-        if not driver.is_in_transaction():
+        # The driver's connection is found once per transaction and kept beside it: asking
+        # the session for it costs a hot path's statement as much again.
+        transaction = session.sync_session.get_transaction()
+        held = session.info.get(_DRIVER)
+        if held is None or transaction is None or held[0] is not transaction:
+            # session.connection() begins the session's transaction if needed, and
+            # after_begin sets the tenant through SQLAlchemy, which opens the driver's
+            # transaction: so the statement runs in it, never on its own.
+            connection = await session.connection()
+            driver = (await connection.get_raw_connection()).driver_connection
+            held = session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
+        if not held[1].is_in_transaction():
             raise RuntimeError("a prebuilt statement must run inside the session's transaction")
-        return driver
+        return held[1]
 
 
 class TenantRead(_Prebuilt):
     """``TenantRead(Note, select(Note.id, Note.title).order_by(Note.id).limit(bindparam("n")))``."""
 
     def __init__(self, model: type[TenantModel], statement: Select[Any]) -> None:
-        self.statement = statement.where(model.tenant_id == bindparam("tenant_id"))
+        self.statement = statement.where(model.tenant_id == bindparam(TENANT))
         super().__init__(self.statement)
 
     async def rows(self, session: AsyncSession, **params: Any) -> Sequence[Any]:
         """Run in the session's current transaction as its tenant; ``params`` fill the rest."""
-        tenant_id = _tenant_of(session)
-        driver = await self.driver(session)
-        return await driver.fetch(self.sql, *self.args({"tenant_id": tenant_id, **params}))
+        return await self.run(session, "fetch", params)
 
 
 def _tenant_of(session: AsyncSession) -> Any:
@@ -89,32 +109,83 @@ def _tenant_of(session: AsyncSession) -> Any:
     return tenant_id
 
 
-class TenantStatement:
-    """A prebuilt ORM statement on a tenant model (a select of objects, an update, a
-    delete) with its ``tenant_id = :current_tenant`` criterion in the statement (a name an
-    update's SET cannot take), for hot paths
-    that need objects or ORM writes (an approval's decision).
+class TenantObjects(_Prebuilt):
+    """A prebuilt select of whole rows of one or more tenant models, joined and locked as
+    the statement says, whose rows come back as the models' objects, persistent in the
+    session: the hot path's read of what it then changes (an approval's decision).
 
-    Built once, at import time, with bound parameters: SQLAlchemy compiles and caches it
-    once, and the session, told the criterion is there, does not add its own per
-    execution (:data:`core.db.TENANT_IN_STATEMENT`), which is most of a small statement's
-    cost. The tenant comes from the session when it runs; RLS stays behind it.
+    ``statement`` selects the models' tables, all their columns in order
+    (``select(Instance.__table__, Request.__table__).join(...)``); the tenant criterion
+    on the first is added here, and the tables after it join on their
+    ``tenant_id`` (RLS stays behind them all). The statement runs on the driver, as a
+    tenant read does; each row's values become an object without the ORM's loading
+    (which costs a small statement several times its round trip): an object of that
+    identity already in the session is refreshed, as ``populate_existing`` would, and
+    otherwise a new one is attached as loaded. Columns whose values need converting
+    from what asyncpg gives (a type with a result processor) are refused at import.
     """
 
-    def __init__(self, model: type[TenantModel], statement: Select[Any] | Update | Delete) -> None:
-        self.statement = statement.where(
-            model.tenant_id == bindparam("current_tenant")
-        ).execution_options(**{TENANT_IN_STATEMENT: True})
+    def __init__(self, models: Sequence[type[TenantModel]], statement: Select[Any]) -> None:
+        tables = [model.__table__ for model in models]
+        wanted = [column for table in tables for column in table.columns]
+        selected = list(statement.selected_columns)
+        same = len(selected) == len(wanted) and all(
+            a is b for a, b in zip(selected, wanted, strict=True)
+        )
+        if not same:
+            raise ValueError("TenantObjects selects its models' tables, every column, in order")
+        # Per model: its mapper, (position in the row, attribute) per column, the key's attributes.
+        self._layout: list[tuple[Any, list[tuple[int, str]], list[str]]] = []
+        position = 0
+        for model, table in zip(models, tables, strict=True):
+            mapper = inspect(model)
+            names = []
+            for column in table.columns:
+                _refuse_converted(column)
+                names.append((position, mapper.get_property_by_column(column).key))
+                position += 1
+            key = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+            self._layout.append((mapper, names, key))
+        super().__init__(statement.where(tables[0].c.tenant_id == bindparam(TENANT)))
+
+    async def first(self, session: AsyncSession, **params: Any) -> tuple[Any, ...] | None:
+        """The first row's objects (one per model, in order), or None with no row."""
+        row = await self.run(session, "fetchrow", params)
+        return None if row is None else self._objects(session.sync_session, row)
 
     async def scalar(self, session: AsyncSession, **params: Any) -> Any:
-        return await session.scalar(
-            self.statement, {"current_tenant": _tenant_of(session), **params}
+        """The first row's first object (a one-model read's), or None."""
+        found = await self.first(session, **params)
+        return None if found is None else found[0]
+
+    def _objects(self, session: Session, row: Any) -> tuple[Any, ...]:
+        return tuple(
+            _as_loaded(session, mapper, key, {name: row[at] for at, name in names})
+            for mapper, names, key in self._layout
         )
 
-    async def execute(self, session: AsyncSession, **params: Any) -> Any:
-        return await session.execute(
-            self.statement, {"current_tenant": _tenant_of(session), **params}
-        )
+
+def _refuse_converted(column: Any) -> None:
+    impl = column.type.dialect_impl(_DIALECT)
+    if isinstance(impl, Numeric) and impl.asdecimal:
+        return  # asyncpg gives numeric as Decimal already
+    if impl.result_processor(_DIALECT, None) is not None:
+        raise ValueError(f"{column}: its values need converting, which TenantObjects does not do")
+
+
+def _as_loaded(session: Session, mapper: Any, key: list[str], values: dict[str, Any]) -> Any:
+    """The object of ``values``' identity, as if a query had just loaded it."""
+    identity = mapper.identity_key_from_primary_key([values[name] for name in key])
+    row = session.identity_map.get(identity)
+    if row is not None:  # refreshed, as populate_existing would
+        for name, value in values.items():
+            set_committed_value(row, name, value)
+        return row
+    row = mapper.class_manager.new_instance()
+    row.__dict__.update(values)  # as the ORM's own loading fills a new object
+    make_transient_to_detached(row)  # loaded, with no history; persistent once added
+    session.add(row)
+    return row
 
 
 # --- writing at once, without the unit of work -----------------------------------------------
@@ -127,17 +198,16 @@ class TenantStatement:
 
 class TenantWrite(_Prebuilt):
     """A prebuilt ``UPDATE`` or ``DELETE`` on a tenant model's table (its Core table, not the
-    ORM entity: no session events, no synchronising) with ``tenant_id = :of_tenant`` added,
-    run at once on the session's connection. Objects in the session are not updated: use
+    ORM entity: no session events, no synchronising) with the tenant criterion added, run
+    at once on the session's connection. Objects in the session are not updated: use
     it where nothing holds the rows it changes."""
 
     def __init__(self, model: type[TenantModel], statement: Any) -> None:
         table = model.__table__
-        super().__init__(statement.where(table.c.tenant_id == bindparam("of_tenant")))
+        super().__init__(statement.where(table.c.tenant_id == bindparam(TENANT)))
 
     async def execute(self, session: AsyncSession, **params: Any) -> None:
-        driver = await self.driver(session)
-        await driver.execute(self.sql, *self.args({"of_tenant": _tenant_of(session), **params}))
+        await self.run(session, "execute", params)
 
 
 _UPDATES: dict[tuple[type[TenantModel], tuple[str, ...]], TenantWrite] = {}
@@ -160,6 +230,11 @@ async def write_now(session: AsyncSession, row: TenantModel, **values: Any) -> N
     await statement.execute(session, row_id=row.id, **given)
     for name, value in values.items():
         set_committed_value(row, name, value)
+    state = inspect(row)
+    if state.modified and not state.committed_state:
+        # Changed before, and now written: nothing of it is pending, so the flush at commit
+        # need not visit it (a modified object costs the flush its whole pass).
+        state._commit_all(state.dict, state._instance_dict())
 
 
 async def insert_now(session: AsyncSession, model: type[TenantModel], **values: Any) -> None:
@@ -173,13 +248,9 @@ async def insert_now(session: AsyncSession, model: type[TenantModel], **values: 
         statement = _INSERTS[(model, names)] = _Prebuilt(
             table.insert().values(
                 {
-                    "tenant_id": bindparam("of_tenant", type_=table.c.tenant_id.type),
+                    "tenant_id": bindparam(TENANT, type_=table.c.tenant_id.type),
                     **{n: bindparam(f"new_{n}", type_=table.c[n].type) for n in names},
                 }
             )
         )
-    given = {f"new_{name}": value for name, value in values.items()}
-    driver = await statement.driver(session)
-    await driver.execute(
-        statement.sql, *statement.args({"of_tenant": _tenant_of(session), **given})
-    )
+    await statement.run(session, "execute", {f"new_{n}": value for n, value in values.items()})

@@ -28,7 +28,7 @@ from core.db import add_unique
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.i18n import N_, gettext
 from core.models import ApprovalRequest, Membership
-from core.reads import TenantStatement, TenantWrite, insert_now, write_now
+from core.reads import TenantObjects, TenantWrite, insert_now, write_now
 from core.records.models import Notification
 from modules.oa.models import (
     ApprovalAction,
@@ -341,7 +341,7 @@ async def hand_over(session: AsyncSession, user_id: uuid.UUID) -> int:
     )
     handed = 0
     for instance_id in list(instance_ids):
-        instance = await locked(session, instance_id)
+        instance, request = await locked(session, instance_id)
         task = await session.scalar(
             select(ApprovalTask).where(
                 ApprovalTask.instance_id == instance.id,
@@ -365,7 +365,6 @@ async def hand_over(session: AsyncSession, user_id: uuid.UUID) -> int:
         if others is not None and _step(instance, task.step).mode == "any":
             await _log(session, instance, "released", user_id, step=task.step)
         else:
-            request = await _request(session, instance)
             waiting = set(
                 await session.scalars(
                     select(ApprovalTask.assignee_id).where(
@@ -457,7 +456,7 @@ async def _close_step(
     )
 
 
-# What every decision runs, prebuilt (core.reads.TenantStatement): its cost is per statement.
+# What every decision runs, prebuilt (core.reads): its cost is per statement.
 _TASKS = ApprovalTask.__table__.c
 _CLOSE_OTHERS = TenantWrite(
     ApprovalTask,
@@ -470,71 +469,42 @@ _CLOSE_OTHERS = TenantWrite(
     )
     .values(status="cancelled"),
 )
-_LOCK_INSTANCE = TenantStatement(
-    ApprovalInstance,
-    select(ApprovalInstance)
-    .where(ApprovalInstance.id == bindparam("instance_id"))
-    .with_for_update()
-    .execution_options(populate_existing=True),
-)
-_LOCK_WITH_REQUEST = TenantStatement(
-    ApprovalInstance,
-    select(ApprovalInstance, ApprovalRequest)
+_INSTANCES, _REQUESTS = ApprovalInstance.__table__, ApprovalRequest.__table__
+_LOCK = TenantObjects(
+    (ApprovalInstance, ApprovalRequest),
+    select(_INSTANCES, _REQUESTS)
     .join(
-        ApprovalRequest,
-        (ApprovalRequest.tenant_id == ApprovalInstance.tenant_id)
-        & (ApprovalRequest.id == ApprovalInstance.request_id),
+        _REQUESTS,
+        (_REQUESTS.c.tenant_id == _INSTANCES.c.tenant_id)
+        & (_REQUESTS.c.id == _INSTANCES.c.request_id),
     )
-    .where(ApprovalInstance.id == bindparam("instance_id"))
-    .with_for_update()
-    .execution_options(populate_existing=True),
+    .where(_INSTANCES.c.id == bindparam("instance_id"))
+    .with_for_update(),
 )
-_LOCK_REQUEST = TenantStatement(
-    ApprovalRequest,
-    select(ApprovalRequest)
-    .where(ApprovalRequest.id == bindparam("request_id"))
-    .with_for_update()
-    .execution_options(populate_existing=True),
-)
-_MY_TASK = TenantStatement(
-    ApprovalTask,
-    select(ApprovalTask)
-    .where(
-        ApprovalTask.instance_id == bindparam("instance_id"),
-        ApprovalTask.step == bindparam("step"),
-        ApprovalTask.assignee_id == bindparam("user_id"),
-        ApprovalTask.role == "approve",
-        ApprovalTask.status == "pending",
-    )
-    .execution_options(populate_existing=True),
+_MY_TASK = TenantObjects(
+    (ApprovalTask,),
+    select(ApprovalTask.__table__).where(
+        _TASKS.instance_id == bindparam("instance_id"),
+        _TASKS.step == bindparam("step"),
+        _TASKS.assignee_id == bindparam("user_id"),
+        _TASKS.role == "approve",
+        _TASKS.status == "pending",
+    ),
 )
 
 
 # --- acting on an instance ------------------------------------------------------------------
 
 
-async def locked(session: AsyncSession, instance_id: uuid.UUID) -> ApprovalInstance:
-    """The instance, its row locked for this transaction (every action starts here)."""
-    instance = await _LOCK_INSTANCE.scalar(session, instance_id=instance_id)
-    if instance is None:
-        raise NotFound("No approval {id}.", id=str(instance_id))
-    return instance
-
-
-async def _locked_with_request(
+async def locked(
     session: AsyncSession, instance_id: uuid.UUID
 ) -> tuple[ApprovalInstance, ApprovalRequest]:
-    """The instance and its request, both rows locked, in one statement (a decision's)."""
-    found = (await _LOCK_WITH_REQUEST.execute(session, instance_id=instance_id)).first()
+    """The instance and its request, both rows locked for this transaction, in one
+    statement: every action starts here, so two actions on one approval take turns."""
+    found = await _LOCK.first(session, instance_id=instance_id)
     if found is None:
         raise NotFound("No approval {id}.", id=str(instance_id))
     return found[0], found[1]
-
-
-async def _request(session: AsyncSession, instance: ApprovalInstance) -> ApprovalRequest:
-    request = await _LOCK_REQUEST.scalar(session, request_id=instance.request_id)
-    assert request is not None  # a foreign key
-    return request
 
 
 def _still_pending(instance: ApprovalInstance) -> None:
@@ -574,7 +544,7 @@ async def decide(
 ) -> ApprovalInstance:
     """Approve or reject the step waiting for ``user_id``; a rejection ends the approval."""
     text = _comment(comment)
-    instance, request = await _locked_with_request(session, instance_id)
+    instance, request = await locked(session, instance_id)
     task = await _my_task(session, instance, user_id)
     index = instance.current_step
     # Written at once, each with one prebuilt statement (core.reads.write_now): a decision
@@ -626,7 +596,7 @@ async def transfer(
 ) -> ApprovalInstance:
     """Hand one's waiting task to another active member (转交)."""
     text = _comment(comment)
-    instance = await locked(session, instance_id)
+    instance, request = await locked(session, instance_id)
     task = await _my_task(session, instance, user_id)
     await _check_colleague(session, instance, to_user_id, user_id)
     task.status, task.decided_at = "transferred", datetime.now(UTC)
@@ -640,7 +610,7 @@ async def transfer(
         comment=text,
     )
     await session.flush()
-    await _task_for(session, instance, await _request(session, instance), task.step, to_user_id)
+    await _task_for(session, instance, request, task.step, to_user_id)
     return instance
 
 
@@ -668,12 +638,11 @@ async def add_signer(
     """Add an approver before oneself (they decide first, then the step again) or after
     oneself (a step of its own after this one) (加签)."""
     text = _comment(comment)
-    instance = await locked(session, instance_id)
+    instance, request = await locked(session, instance_id)
     await _my_task(session, instance, user_id)
     await _check_colleague(session, instance, to_user_id, user_id)
     index = instance.current_step
     added = PlannedStep(ADDED_STEP, "any", (to_user_id,)).as_json()
-    request = await _request(session, instance)
     await _log(
         session,
         instance,
@@ -712,7 +681,7 @@ async def return_to(
     ``step=None`` to the requester, who changes and resubmits it. Approvals given from
     that step on no longer count."""
     text = _comment(comment)
-    instance = await locked(session, instance_id)
+    instance, request = await locked(session, instance_id)
     await _my_task(session, instance, user_id)
     target = 0 if step is None else step - 1
     if not 0 <= target < instance.current_step and step is not None:
@@ -737,9 +706,7 @@ async def return_to(
         await session.flush()
         return instance
     await session.flush()
-    await _advance(
-        session, instance, await _request(session, instance), decided_by=user_id, comment=None
-    )
+    await _advance(session, instance, request, decided_by=user_id, comment=None)
     return instance
 
 
@@ -756,12 +723,11 @@ async def resubmit(
     steps are planned again from the request's fields under the same flow version: a
     branch whose condition no longer holds drops out, one that now holds comes in."""
     text = _comment(comment)
-    instance = await locked(session, instance_id)
+    instance, request = await locked(session, instance_id)
     if instance.requester_id != user_id:
         raise PermissionDenied("Only the requester resubmits an approval.")
     if instance.status != "returned":
         raise Conflict("Only an approval returned to you is resubmitted.")
-    request = await _request(session, instance)
     if replan:
         version = None
         if instance.flow_version_id is not None:
@@ -798,7 +764,7 @@ async def withdraw(
     first, or once it was returned to them); the request ends rejected, with the
     withdrawal as its comment."""
     text = _comment(comment)
-    instance = await locked(session, instance_id)
+    instance, request = await locked(session, instance_id)
     if instance.requester_id != user_id:
         raise PermissionDenied("Only the requester withdraws an approval.")
     if instance.status not in ("pending", "returned"):
@@ -811,7 +777,7 @@ async def withdraw(
     await session.flush()
     await finish_request(
         session,
-        await _request(session, instance),
+        request,
         approved=False,
         decided_by=user_id,
         comment=text or gettext("Withdrawn by the requester."),
@@ -822,7 +788,7 @@ async def withdraw(
 async def urge(session: AsyncSession, instance_id: uuid.UUID, user_id: uuid.UUID) -> int:
     """The requester reminds the current approvers (催办), at most once an hour; returns how
     many were reminded."""
-    instance = await locked(session, instance_id)
+    instance, _ = await locked(session, instance_id)
     if instance.requester_id != user_id:
         raise PermissionDenied("Only the requester urges an approval.")
     _still_pending(instance)

@@ -164,7 +164,7 @@ async def test_urging_reminds_the_current_approvers_once_an_hour(office: Office)
         )
         assert urged == [li.user_id]
         # An hour later the requester may urge again.
-        found = await engine.locked(session, instance.id)
+        found, _ = await engine.locked(session, instance.id)
         found.urged_at = datetime.now(UTC) - timedelta(hours=1, minutes=1)
     async with office.session() as session:
         assert await engine.urge(session, instance.id, wei.user_id) == 1
