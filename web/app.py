@@ -293,5 +293,14 @@ def _jinja(registry: ModuleRegistry) -> Environment:
         supported_locales=i18n.SUPPORTED,
         locale_cookie=LOCALE_COOKIE,
     )
-    env.filters.update(money=i18n.money, number=i18n.number, when=i18n.when, error_text=error_text)
+    env.filters.update(
+        money=i18n.money,
+        number=i18n.number,
+        when=i18n.when,
+        error_text=error_text,
+        # A msgid held in a variable (a status, a kind's label), translated; typed text (a
+        # designed form's name, a step's) shown as typed. Never _() for those: newstyle
+        # gettext marks its result safe and %-formats it, so typed text would be HTML.
+        label=i18n.gettext,
+    )
     return env

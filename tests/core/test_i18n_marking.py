@@ -146,6 +146,56 @@ def test_the_template_check_tells_marked_from_unmarked(source: str, found: bool)
     assert bool(finder.found) is found, finder.found
 
 
+def variable_gettext_calls(source: str, name: str) -> list[tuple[int, str]]:
+    """Each ``_(…)`` / ``gettext(…)`` whose message is not a literal, with its line.
+
+    Jinja's newstyle gettext marks its result safe and %-formats it: given typed text (a
+    designed form's name) it would show that text as HTML, and a "%" in it would fail
+    the page. A message held in a variable is shown with the ``label`` filter instead."""
+    lexed = Environment(extensions=["jinja2.ext.i18n"]).lex(source, name)
+    tokens = [token for token in lexed if token[1] != "whitespace"]
+    found = []
+    for before, call, first in zip(tokens, tokens[1:], tokens[2:], strict=False):
+        named = before[1] == TOKEN_NAME and before[2] in ("_", "gettext")
+        if named and call[2] == "(" and first[1] != "string":
+            found.append((before[0], f"{before[2]}({first[2]}…)"))
+    return found
+
+
+def test_templates_translate_only_literal_messages_with_gettext() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {call}"
+        for path in product_templates()
+        for line, call in variable_gettext_calls(path.read_text(encoding="utf-8"), str(path))
+    ]
+    assert not found, "a message in a variable: use `| label`, not _():\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("{{ _('Hello') }}", False),
+        ('{{ _("Hi %(name)s", name=user.name | label) }}', False),
+        ("{{ statuses[row.status] | label }}", False),
+        ("{{ _(kind.label) }}", True),
+        ("{{ _('Choose %(kind)s', kind=_(item.kind_label)) }}", True),
+        ("{{ gettext(title) }}", True),
+    ],
+)
+def test_the_gettext_check_tells_literal_from_variable(source: str, found: bool) -> None:
+    assert bool(variable_gettext_calls(source, "probe.html")) is found
+
+
+def test_the_label_filter_shows_typed_text_as_typed() -> None:
+    from core.plugins.registry import ModuleRegistry
+    from web.app import _jinja
+
+    environment = _jinja(ModuleRegistry.load(()))
+    typed = "<b>Refund 100%</b>"
+    shown = environment.from_string("<p>{{ name | label }} {{ 'Save' | label }}</p>")
+    assert shown.render(name=typed) == "<p>&lt;b&gt;Refund 100%&lt;/b&gt; Save</p>"
+
+
 # -- Python ---------------------------------------------------------------------------------
 
 #: Calls that mark their argument for extraction without being a sink themselves.

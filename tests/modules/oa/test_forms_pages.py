@@ -317,3 +317,44 @@ async def test_the_json_api_files_and_refuses_with_4xx(
     other = await admin.get(f"/api/t/bolt/oa/form-requests/{made['id']}")
     assert other.status_code == 404
     assert (await admin.get("/api/t/bolt/oa/forms/kit")).status_code == 404
+
+
+async def test_a_designed_forms_name_is_shown_as_typed_wherever_its_approvals_are(
+    db: Database, office: Office, browser: Browser
+) -> None:
+    """A form's name is typed text: markup in it is shown, not run, and a "%" in it is
+    text (Jinja's gettext would mark it safe and %-format it)."""
+    admin = await browser(await the_test_owner(db))
+    new = "/t/acme/oa/form-designer/new"
+    typed = "<i>Refund</i> 100%"
+    saved = await post_form(
+        admin,
+        new,
+        new,
+        {
+            "code": "refund",
+            "name": typed,
+            "description": "",
+            "active": "on",
+            "field_1_key": "reason",
+            "field_1_label": "Reason",
+            "field_1_type": "text",
+            "field_1_required": "on",
+            "do": "save",
+        },
+    )
+    assert instance_path(saved) == "/t/acme/oa/form-designer/refund"
+    filed = await post_form(
+        admin, f"{FORMS}/refund/new", f"{FORMS}/refund/new", {"f.reason": "Overcharged"}
+    )
+    request_page = await admin.get(instance_path(filed), headers=HTML)
+    pages = [
+        "/t/acme/oa/approvals/flows",
+        "/t/acme/oa/approvals/flows/oa.form:refund",
+        "/t/acme/oa/approvals?box=mine",
+        instance_path(request_page),  # the request's page is its approval's
+    ]
+    for page in pages:
+        shown = await opened(admin, page)
+        assert "&lt;i&gt;Refund&lt;/i&gt; 100%" in shown.text, page
+        assert typed not in shown.text, page
