@@ -69,6 +69,9 @@ class _Prebuilt:
         """The driver's ``call`` (fetch, fetchrow, execute) of the statement, as the
         session's tenant, with ``params`` for the rest."""
         values = {TENANT: _tenant_of(session), **params}
+        sync = session.sync_session
+        if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
+            await session.flush()  # as before an ORM statement: what is pending is seen
         driver = await self.driver(session)
         return await getattr(driver, call)(self.sql, *self.args(values))
 
@@ -178,8 +181,7 @@ def _as_loaded(session: Session, mapper: Any, key: list[str], values: dict[str, 
     identity = mapper.identity_key_from_primary_key([values[name] for name in key])
     row = session.identity_map.get(identity)
     if row is not None:  # refreshed, as populate_existing would
-        for name, value in values.items():
-            set_committed_value(row, name, value)
+        _keep_as_stored(row, values)
         return row
     row = mapper.class_manager.new_instance()
     row.__dict__.update(values)  # as the ORM's own loading fills a new object
@@ -228,11 +230,16 @@ async def write_now(session: AsyncSession, row: TenantModel, **values: Any) -> N
         )
     given = {f"new_{name}": value for name, value in values.items()}
     await statement.execute(session, row_id=row.id, **given)
+    _keep_as_stored(row, values)
+
+
+def _keep_as_stored(row: TenantModel, values: dict[str, Any]) -> None:
+    """``row``'s columns set to ``values`` as the database now holds them, with no history."""
     for name, value in values.items():
         set_committed_value(row, name, value)
     state = inspect(row)
     if state.modified and not state.committed_state:
-        # Changed before, and now written: nothing of it is pending, so the flush at commit
+        # Changed before, and now stored: nothing of it is pending, so the flush at commit
         # need not visit it (a modified object costs the flush its whole pass).
         state._commit_all(state.dict, state._instance_dict())
 

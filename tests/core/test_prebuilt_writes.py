@@ -68,8 +68,11 @@ async def test_tenant_objects_are_persistent_and_refresh_what_the_session_holds(
         assert again is read  # refreshed, as a query would load it
         assert read.body == "behind its back"
         assert not session.dirty
+        read.body = "pending"  # not flushed: the read flushes it first, as a query would
+        assert (await BY_TITLE.scalar(session, wanted="with a tag")).body == "pending"
+        assert not inspect(read).modified
     async with db.tenant_transaction(alpha.tenant_id) as session:
-        assert await session.scalar(select(SampleNote.body)) == "behind its back"
+        assert await session.scalar(select(SampleNote.body)) == "pending"
 
 
 def test_tenant_objects_refuse_a_select_that_is_not_their_tables() -> None:
