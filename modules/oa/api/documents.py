@@ -95,6 +95,8 @@ class GrantOut(msgspec.Struct, frozen=True, kw_only=True):
 class DocumentChange(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     tags: list[str] = []
+    #: The folder to move it to. Left out: it stays where it is.
+    folder_id: uuid.UUID | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class VersionOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -177,6 +179,10 @@ async def _detail(session: AsyncSession, actor: Actor, document: Document) -> Do
         ],
         previewable=current is not None and documents.previewable(current.attachment),
     )
+
+
+async def _detail_of(session: AsyncSession, actor: Actor, document_id: uuid.UUID) -> DocumentDetail:
+    return await _detail(session, actor, await documents.open_document(session, actor, document_id))
 
 
 class DocumentsApi(Controller):
@@ -306,8 +312,7 @@ class DocumentsApi(Controller):
     async def document(
         self, session: DbSession, actor: CurrentActor, document_id: FromPath[uuid.UUID]
     ) -> DocumentDetail:
-        found = await documents.open_document(session, actor, document_id)
-        return await _detail(session, actor, found)
+        return await _detail_of(session, actor, document_id)
 
     @put("/{document_id:uuid}", guards=READ)
     async def change_document(
@@ -317,9 +322,12 @@ class DocumentsApi(Controller):
         document_id: FromPath[uuid.UUID],
         data: JSONBody[DocumentChange],
     ) -> DocumentDetail:
+        """Rename and tag it; with ``folder_id``, move it there too."""
         changed = await documents.change_document(
             session, actor, document_id, name=data.name, tags=",".join(data.tags)
         )
+        if not isinstance(data.folder_id, msgspec.UnsetType):
+            changed = await documents.move_document(session, actor, document_id, data.folder_id)
         return await _detail(session, actor, changed)
 
     @delete("/{document_id:uuid}", guards=READ)
@@ -347,8 +355,20 @@ class DocumentsApi(Controller):
             data.file.file,
             declared_type(data.file),
         )
-        found = await documents.open_document(session, actor, document_id)
-        return await _detail(session, actor, found)
+        return await _detail_of(session, actor, document_id)
+
+    @post("/{document_id:uuid}/versions/{number:int}/restore", guards=READ)
+    async def restore_version(
+        self,
+        request: Request[Any, Any, Any],
+        session: DbSession,
+        actor: CurrentActor,
+        document_id: FromPath[uuid.UUID],
+        number: FromPath[int],
+    ) -> DocumentDetail:
+        """Make an earlier version current again: a new version with a copy of its file."""
+        await documents.restore_version(session, store_of(request), actor, document_id, number)
+        return await _detail_of(session, actor, document_id)
 
     @get("/{document_id:uuid}/versions/{number:int}/file", guards=READ)
     async def download_version(

@@ -191,6 +191,24 @@ async def may_edit(session: AsyncSession, actor: Actor, folder_id: uuid.UUID | N
 # --- the tree -----------------------------------------------------------------------------------
 
 
+async def _audited(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    subject: DocumentFolder | Document,
+    detail: dict[str, object],
+) -> None:
+    """The workspace's audit log: a change to a folder or a document, by ``actor``."""
+    await audit.record(
+        session,
+        action,
+        actor_id=actor.user_id,
+        subject_type=FOLDER_SUBJECT if isinstance(subject, DocumentFolder) else RECORD,
+        subject_id=subject.id,
+        detail=detail,
+    )
+
+
 async def _lock_tree(session: AsyncSession) -> None:
     """One tree change at a time per workspace: two moves at once cannot make a cycle."""
     await session.execute(
@@ -297,13 +315,12 @@ async def move_folder(
         .execution_options(synchronize_session=False)
     )
     await session.refresh(folder)
-    await audit.record(
+    await _audited(
         session,
+        actor,
         "oa.document_folder.moved",
-        actor_id=actor.user_id,
-        subject_type=FOLDER_SUBJECT,
-        subject_id=folder.id,
-        detail={
+        folder,
+        {
             "name": folder.name,
             "from": str(old_parent) if old_parent else None,
             "to": str(parent_id) if parent_id else None,
@@ -329,14 +346,7 @@ async def delete_folder(session: AsyncSession, actor: Actor, folder_id: uuid.UUI
         )
     await session.delete(folder)
     await session.flush()
-    await audit.record(
-        session,
-        "oa.document_folder.deleted",
-        actor_id=actor.user_id,
-        subject_type=FOLDER_SUBJECT,
-        subject_id=folder.id,
-        detail={"name": folder.name},
-    )
+    await _audited(session, actor, "oa.document_folder.deleted", folder, {"name": folder.name})
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,13 +526,12 @@ async def set_grants(
         grant.folder_id = folder.id
     session.add_all(made)
     await session.flush()
-    await audit.record(
+    await _audited(
         session,
+        actor,
         "oa.document_folder.grants_changed",
-        actor_id=actor.user_id,
-        subject_type=FOLDER_SUBJECT,
-        subject_id=folder.id,
-        detail={
+        folder,
+        {
             "name": folder.name,
             "before": [_described(g) for g in before],
             "after": [_described(g) for g in made],
@@ -761,6 +770,58 @@ async def change_document(
     return document
 
 
+async def move_document(
+    session: AsyncSession, actor: Actor, document_id: uuid.UUID, folder_id: uuid.UUID | None
+) -> Document:
+    """Put a document, with its versions, into another folder the actor may change; it then
+    follows that folder's grants. Audited."""
+    document = await open_document(session, actor, document_id, level="edit", for_update=True)
+    if folder_id is None:
+        raise ValidationFailed("Choose the folder to move it to.", field="folder_id")
+    target = await open_folder(session, actor, folder_id, level="edit")
+    moved_from = document.folder_id
+    if target.id == moved_from:
+        return document
+    document.folder_id = target.id
+    await session.flush()
+    await _audited(
+        session,
+        actor,
+        "oa.document.moved",
+        document,
+        {"name": document.name, "from": str(moved_from), "to": str(target.id)},
+    )
+    return document
+
+
+async def restore_version(
+    session: AsyncSession, store: FileStore, actor: Actor, document_id: uuid.UUID, number: int
+) -> DocumentVersion:
+    """An earlier version made current again (恢复版本), as Feishu and DingTalk's drives do:
+    a new version, the next number, with a copy of that version's file; nothing is lost."""
+    document = await open_document(session, actor, document_id, level="edit", for_update=True)
+    found = await session.execute(
+        select(DocumentVersion.number, DocumentVersion.attachment_id)
+        .where(DocumentVersion.document_id == document.id)
+        .order_by(DocumentVersion.number.desc())
+    )
+    attachments_of = dict(found.all())
+    if number not in attachments_of:
+        raise NotFound("The document has no version {number}.", number=str(number))
+    last = max(attachments_of)
+    if number == last:
+        raise Conflict("Version {number} is the current one already.", number=str(number))
+    kept, chunks = await attachments.open_attachment(session, store, attachments_of[number])
+    data = b"".join([chunk async for chunk in chunks])
+    file = await _attach(
+        session, store, actor, document.id, kept.file_name, data, kept.content_type
+    )
+    version = _version(actor, document.id, last + 1, file)
+    session.add(version)
+    await session.flush()
+    return version
+
+
 async def delete_document(session: AsyncSession, actor: Actor, document_id: uuid.UUID) -> None:
     """Delete a document and its versions; their files are left to core's orphan sweep."""
     document = await open_document(session, actor, document_id, level="edit", for_update=True)
@@ -770,13 +831,12 @@ async def delete_document(session: AsyncSession, actor: Actor, document_id: uuid
         await attachments.delete_attachment(session, attachment_id)
     await session.delete(document)
     await session.flush()
-    await audit.record(
+    await _audited(
         session,
+        actor,
         "oa.document.deleted",
-        actor_id=actor.user_id,
-        subject_type=RECORD,
-        subject_id=document.id,
-        detail={"name": document.name, "folder_id": str(document.folder_id)},
+        document,
+        {"name": document.name, "folder_id": str(document.folder_id)},
     )
 
 

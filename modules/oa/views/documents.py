@@ -382,6 +382,7 @@ async def _document_page(
             else None
         ),
         can_edit=await documents.may_edit(session, actor, document.folder_id),
+        move_to=await documents.folder_choices(session, actor),
         here=f"/t/{tenant.slug}{TAB}/{document.id}",
         refusal=refusal,
         form=refusal.typed
@@ -424,33 +425,78 @@ async def version_from_page(
             declared_type(upload) if upload else None,
         )
 
+    return await _on_document_page(session, tenant, actor, document_id, "version", typed, go)
+
+
+async def _on_document_page(
+    session: AsyncSession,
+    tenant: TenantContext,
+    actor: Actor,
+    document_id: uuid.UUID,
+    form: str,
+    typed: dict[str, str],
+    go: Any,
+    back: Any = None,
+) -> Response[Any]:
+    """A form on a document's page: done, back to the page (or ``back``); refused, the page
+    again with the refusal beside the form."""
+
     async def again(refusal: Refusal) -> Template:
         return await _document_page(session, tenant, actor, document_id, refusal=refusal)
 
     here = f"/t/{tenant.slug}{TAB}/{document_id}"
-    return await answer_form(session, "version", typed, go, back=here, refused=again)
+    return await answer_form(session, form, typed, go, back=back or here, refused=again)
 
 
-@post(f"{TAB}/{{document_id:uuid}}/edit", guards=READ)
-async def change_document_from_page(
+def _document_action(name: str, form: str, fields: tuple[str, ...], run: Any) -> Any:
+    """A form on a document's page (name and tags, move), as ``_folder_action`` for folders;
+    ``form`` names it for its refusals."""
+
+    @post(f"{TAB}/{{document_id:uuid}}/{name}", guards=READ, name=f"oa_document_{name}")
+    async def act(
+        session: DbSession,
+        tenant: CurrentTenant,
+        actor: CurrentActor,
+        document_id: FromPath[uuid.UUID],
+        data: FormData,
+    ) -> Response[Any]:
+        typed = typed_in(data, *fields)
+
+        async def go() -> None:
+            await run(session, actor, document_id, typed)
+
+        return await _on_document_page(session, tenant, actor, document_id, form, typed, go)
+
+    return act
+
+
+change_document_from_page = _document_action(
+    "edit",
+    "document",
+    ("name", "tags"),
+    lambda s, a, i, t: documents.change_document(s, a, i, name=t["name"], tags=t["tags"]),
+)
+move_document_from_page = _document_action(
+    "move",
+    "move",
+    ("folder_id",),
+    lambda s, a, i, t: documents.move_document(s, a, i, read_id("folder_id", t["folder_id"])),
+)
+
+
+@post(f"{TAB}/{{document_id:uuid}}/versions/{{number:int}}/restore", guards=READ)
+async def restore_version_from_page(
+    request: Request[Any, Any, Any],
     session: DbSession,
     tenant: CurrentTenant,
     actor: CurrentActor,
     document_id: FromPath[uuid.UUID],
-    data: FormData,
+    number: FromPath[int],
 ) -> Response[Any]:
-    typed = typed_in(data, "name", "tags")
-
     async def go() -> None:
-        await documents.change_document(
-            session, actor, document_id, name=typed["name"], tags=typed["tags"]
-        )
+        await documents.restore_version(session, store_of(request), actor, document_id, number)
 
-    async def again(refusal: Refusal) -> Template:
-        return await _document_page(session, tenant, actor, document_id, refusal=refusal)
-
-    here = f"/t/{tenant.slug}{TAB}/{document_id}"
-    return await answer_form(session, "document", typed, go, back=here, refused=again)
+    return await _on_document_page(session, tenant, actor, document_id, "restore", {}, go)
 
 
 @post(f"{TAB}/{{document_id:uuid}}/delete", guards=READ)
@@ -466,12 +512,10 @@ async def delete_document_from_page(
         folder.append((await documents.open_document(session, actor, document_id)).folder_id)
         await documents.delete_document(session, actor, document_id)
 
-    async def again(refusal: Refusal) -> Template:
-        return await _document_page(session, tenant, actor, document_id, refusal=refusal)
+    def back() -> str:
+        return _folder_url(tenant, folder[0])
 
-    return await answer_form(
-        session, "delete", {}, go, back=lambda: _folder_url(tenant, folder[0]), refused=again
-    )
+    return await _on_document_page(session, tenant, actor, document_id, "delete", {}, go, back)
 
 
 @get(f"{TAB}/{{document_id:uuid}}/versions/{{number:int}}/file", guards=READ)
@@ -517,6 +561,8 @@ PAGES = [
     document_page,
     version_from_page,
     change_document_from_page,
+    move_document_from_page,
+    restore_version_from_page,
     delete_document_from_page,
     download_version,
     preview,

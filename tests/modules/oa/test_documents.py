@@ -338,3 +338,90 @@ async def test_two_workspaces_never_see_each_others_documents(
         for model in (DocumentFolder, Document, DocumentVersion):  # RLS: none of acme's rows
             assert await session.scalar(select(func.count()).select_from(model)) == 0
     await folder(other_office, bolt, "Team")  # the same name in another workspace
+
+
+async def test_a_document_moves_to_a_folder_one_may_change_and_follows_its_grants(
+    office: Office, store: LocalFileStore
+) -> None:
+    boss = await office.person("Boss", role=roles.ADMIN)
+    writer = await office.person("Writer")
+    reader = await office.person("Reader")
+    drafts = await folder(office, boss, "Drafts")  # the company space: anyone edits
+    board = await folder(office, boss, "Board")
+    await grant(
+        office,
+        boss,
+        board.id,
+        GrantIn("member", user_id=reader.user_id, level="view"),
+        GrantIn("member", user_id=writer.user_id, level="view"),
+    )
+    secret = await folder(office, boss, "Secret")
+    await grant(office, boss, secret.id, GrantIn("member", user_id=boss.user_id, level="edit"))
+    archive = await folder(office, boss, "Archive")
+    await grant(office, boss, archive.id, GrantIn("member", user_id=writer.user_id, level="edit"))
+    made = await upload(office, store, writer, drafts.id, "minutes.pdf", PDF)
+    async with office.session() as session:
+        with pytest.raises(NotFound):  # a folder the writer cannot see is not there
+            await documents.move_document(session, writer, made.id, secret.id)
+        with pytest.raises(PermissionDenied):  # one they only read takes nothing in
+            await documents.move_document(session, writer, made.id, board.id)
+        with pytest.raises(ValidationFailed) as nowhere:
+            await documents.move_document(session, writer, made.id, None)
+        assert nowhere.value.params["field"] == "folder_id"
+    async with office.session() as session:
+        moved = await documents.move_document(session, writer, made.id, archive.id)
+        assert moved.folder_id == archive.id
+    async with office.session() as session:
+        with pytest.raises(NotFound):  # the archive's grants now hide it from the reader
+            await documents.open_document(session, reader, made.id)
+        _, chunks = await documents.open_version(session, store, writer, made.id)
+        assert b"".join([c async for c in chunks]) == PDF  # its versions went with it
+        logged = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "oa.document.moved")
+        )
+    assert logged is not None
+    assert logged.detail == {"name": "minutes.pdf", "from": str(drafts.id), "to": str(archive.id)}
+
+
+async def test_an_earlier_version_is_made_current_again_as_a_new_version(
+    office: Office, store: LocalFileStore
+) -> None:
+    boss = await office.person("Boss", role=roles.ADMIN)
+    lin = await office.person("Lin")
+    mei = await office.person("Mei")
+    reader = await office.person("Reader")
+    space = await folder(office, lin, "Team")
+    await grant(
+        office,
+        boss,
+        space.id,
+        GrantIn("member", user_id=lin.user_id, level="edit"),
+        GrantIn("member", user_id=mei.user_id, level="edit"),
+        GrantIn("member", user_id=reader.user_id, level="view"),
+    )
+    made = await upload(office, store, lin, space.id, "plan.txt", b"first plan\n")
+    async with office.session() as session:
+        await documents.upload_version(session, store, lin, made.id, "plan.txt", b"wrong\n", None)
+    async with office.session() as session:
+        with pytest.raises(PermissionDenied):
+            await documents.restore_version(session, store, reader, made.id, 1)
+        with pytest.raises(Conflict):  # the current one is current already
+            await documents.restore_version(session, store, mei, made.id, 2)
+        with pytest.raises(NotFound):
+            await documents.restore_version(session, store, mei, made.id, 7)
+    async with office.session() as session:
+        restored = await documents.restore_version(session, store, mei, made.id, 1)
+    assert restored.number == 3
+    async with office.session() as session:
+        shown = await documents.versions(session, lin, made.id)
+        assert [(v.version.number, v.uploaded_by) for v in shown] == [
+            (3, "Mei"),
+            (2, "Lin"),
+            (1, "Lin"),
+        ]
+        _, current = await documents.open_version(session, store, lin, made.id)
+        assert b"".join([c async for c in current]) == b"first plan\n"
+        _, wrong = await documents.open_version(session, store, lin, made.id, 2)
+        assert b"".join([c async for c in wrong]) == b"wrong\n"  # nothing is lost
+    async with office.session() as session:  # each version has a file of its own
+        await documents.delete_document(session, lin, made.id)

@@ -238,3 +238,53 @@ async def test_the_api_with_its_4xx_errors_and_another_workspace(
     assert elsewhere.status_code == 404  # another workspace's URL
     async with other_office.session() as session:
         assert (await session.scalars(select(Document))).all() == []
+
+
+async def test_a_document_is_moved_and_an_old_version_restored_by_page_and_api(
+    office: Office, db: Database, browser: Browser
+) -> None:
+    owner = await browser(await the_test_owner(db))
+    for name in ("Drafts", "Final"):
+        await send(owner, PAGES, f"{PAGES}/folders/new", [("name", name)])
+    drafts, final = await only_folder(office, "Drafts"), await only_folder(office, "Final")
+    made = await upload_file(
+        owner, f"{PAGES}/folders/{drafts.id}", "notes.txt", b"v1\n", "text/plain"
+    )
+    here = made.headers["location"]
+    page = await owner.get(here, headers=HTML)
+    assert f'<option value="{final.id}">Final</option>' in page.text
+    tampered = await send(owner, here, f"{here}/move", [("folder_id", "not-an-id")])
+    assert tampered.status_code == 422
+    assert error_beside(tampered, "move", "folder_id")
+    moved = await send(owner, here, f"{here}/move", [("folder_id", str(final.id))])
+    assert (moved.status_code, moved.headers["location"]) == (303, here)
+    assert 'id="document-folder">Final<' in (await owner.get(here, headers=HTML)).text
+
+    await owner.post(
+        f"{here}/versions",
+        data={"_csrf_token": csrf(await owner.get(here, headers=HTML))},
+        files={"file": ("notes.txt", b"v2, wrong\n", "text/plain")},
+        headers=HTML,
+    )
+    versions = (await owner.get(here, headers=HTML)).text
+    assert 'id="restore-1"' in versions
+    assert 'id="restore-2"' not in versions  # the current one is not offered
+    current = await send(owner, here, f"{here}/versions/2/restore", [])
+    assert current.status_code == 409
+    assert "current one already" in form_error(current, "restore")
+    restored = await send(owner, here, f"{here}/versions/1/restore", [])
+    assert restored.status_code == 303
+    assert (await owner.get(f"{here}/versions/3/file")).content == b"v1\n"
+
+    document_id = here.rsplit("/", 1)[1]
+    via_api = await owner.post(f"{API}/{document_id}/versions/2/restore")
+    assert via_api.status_code == 201, via_api.text
+    assert [v["number"] for v in via_api.json()["versions"]] == [4, 3, 2, 1]
+    assert (await owner.post(f"{API}/{document_id}/versions/9/restore")).status_code == 404
+    back = await owner.put(
+        f"{API}/{document_id}", json={"name": "notes.txt", "folder_id": str(drafts.id)}
+    )
+    assert back.json()["document"]["folder_name"] == "Drafts"
+    nowhere = await owner.put(f"{API}/{document_id}", json={"name": "notes.txt", "folder_id": None})
+    assert nowhere.status_code == 422
+    assert nowhere.json()["error"]["field"] == "folder_id"
