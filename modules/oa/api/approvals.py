@@ -69,7 +69,16 @@ class CountsOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SettingsIn(msgspec.Struct, frozen=True, kw_only=True):
+    #: A waiting step reminds its approver after this many hours (0: never)...
     remind_after_hours: int
+    #: ...and again this often while it still waits (0: once).
+    remind_every_hours: int = 0
+
+    @staticmethod
+    def of(saved: approval_reminders.Reminders) -> SettingsIn:
+        return SettingsIn(
+            remind_after_hours=saved.after_hours, remind_every_hours=saved.every_hours
+        )
 
 
 class DelegationIn(msgspec.Struct, frozen=True, kw_only=True):
@@ -300,16 +309,14 @@ class ApprovalApi(Controller):
 
     @get("/settings", guards=[requires(codes.FLOW_MANAGE)])
     async def settings(self, session: DbSession) -> SettingsIn:
-        return SettingsIn(remind_after_hours=await approval_reminders.remind_after_hours(session))
+        return SettingsIn.of(await approval_reminders.reminders(session))
 
     @put("/settings", guards=[requires(codes.FLOW_MANAGE)])
     async def save_settings(
         self, session: DbSession, actor: CurrentActor, data: JSONBody[SettingsIn]
     ) -> SettingsIn:
-        hours = await approval_reminders.save_remind_after_hours(
-            session, actor, data.remind_after_hours
-        )
-        return SettingsIn(remind_after_hours=hours)
+        wanted = approval_reminders.Reminders(data.remind_after_hours, data.remind_every_hours)
+        return SettingsIn.of(await approval_reminders.save_reminders(session, actor, wanted))
 
     @get("/{instance_id:uuid}", guards=[requires(codes.APPROVAL_READ)])
     async def instance(

@@ -156,12 +156,15 @@ class ApprovalDelegation(TenantModel):
 
 class ApprovalSettings(TenantModel):
     """The workspace's approval settings (one row, made when an admin first saves them):
-    after how many hours a waiting step reminds its approver (0: never)."""
+    after how many hours a waiting step reminds its approver (0: never), and how often
+    again while it still waits (0: once)."""
 
     __tablename__ = "oa_approval_settings"
     __table_args__ = (
         UniqueConstraint("tenant_id"),
         CheckConstraint("remind_after_hours BETWEEN 0 AND 720", name="remind_after_hours"),
+        CheckConstraint("remind_every_hours BETWEEN 0 AND 720", name="remind_every_hours"),
     )
 
     remind_after_hours: Mapped[int] = mapped_column(Integer, default=24)
+    remind_every_hours: Mapped[int] = mapped_column(Integer, default=0)

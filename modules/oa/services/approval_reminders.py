@@ -1,18 +1,21 @@
 """Reminding approvers of steps that wait too long, and the workspace's setting for it.
 
 An admin (``oa.flow.manage``) sets after how many hours a waiting step reminds its
-approver (``remind_after_hours``: 24 by default, 0 turns reminders off; one row in
-``oa_approval_settings``, made when first saved). The hourly scheduled job
-``approval_reminders`` notifies the approver of every open approve-task of a current step
-that has waited longer than that (``approval_overdue``, core's notification, translated
-when the approver reads it). A task is reminded once: the job claims it with one
-``UPDATE … SET reminded_at = now … RETURNING``, so a rerun or a concurrent run reminds
-nobody twice. A step asked again (returned to, transferred, an approver added) opens new
-tasks, which wait — and are reminded — afresh.
+approver (``remind_after_hours``: 24 by default, 0 turns reminders off) and how often it
+reminds again while the step still waits (``remind_every_hours``: 0 by default, once;
+as Feishu's repeated reminders); one row in ``oa_approval_settings``, made when first
+saved. The hourly scheduled job ``approval_reminders`` notifies the approver of every open
+approve-task of a current step that has waited longer than that (``approval_overdue``,
+core's notification, translated when the approver reads it). The job claims each task it
+reminds with one ``UPDATE … SET reminded_at = now … RETURNING`` (not reminded yet, or
+last reminded a repeat ago), so a rerun or a concurrent run reminds nobody twice. A step
+asked again (returned to, transferred, an approver added) opens new tasks, which wait —
+and are reminded — afresh.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import exists, select, update
@@ -35,28 +38,42 @@ MOST_HOURS = 720
 OVERDUE = N_("{requester}'s approval still waits for you: {kind_label}")
 
 
-async def remind_after_hours(session: AsyncSession) -> int:
-    """The workspace's setting: hours a step waits before its approver is reminded."""
-    saved = await session.scalar(select(ApprovalSettings.remind_after_hours))
-    return DEFAULT_HOURS if saved is None else saved
+@dataclass(frozen=True, slots=True)
+class Reminders:
+    """The workspace's reminder setting, in whole hours."""
+
+    after_hours: int = DEFAULT_HOURS  # a step waits this long before the first (0: none)
+    every_hours: int = 0  # then again this often while it still waits (0: once)
 
 
-async def save_remind_after_hours(session: AsyncSession, actor: Actor, hours: int) -> int:
-    """Set the workspace's reminder time (whole hours, 0 for none); audited."""
+async def reminders(session: AsyncSession) -> Reminders:
+    """The workspace's setting (the defaults until an admin saves one)."""
+    saved = await session.scalar(select(ApprovalSettings))
+    if saved is None:
+        return Reminders()
+    return Reminders(saved.remind_after_hours, saved.remind_every_hours)
+
+
+async def save_reminders(session: AsyncSession, actor: Actor, wanted: Reminders) -> Reminders:
+    """Set the workspace's reminders (whole hours from 0 to 720 each); audited."""
     actor.require(codes.FLOW_MANAGE)
-    if not 0 <= hours <= MOST_HOURS:
-        raise ValidationFailed(
-            "Type a whole number of hours from 0 to {most}.",
-            most=MOST_HOURS,
-            field="remind_after_hours",
-        )
+    for field, hours in (
+        ("remind_after_hours", wanted.after_hours),
+        ("remind_every_hours", wanted.every_hours),
+    ):
+        if not 0 <= hours <= MOST_HOURS:
+            raise ValidationFailed(
+                "Type a whole number of hours from 0 to {most}.", most=MOST_HOURS, field=field
+            )
+    values = {"remind_after_hours": wanted.after_hours, "remind_every_hours": wanted.every_hours}
     settings = await session.scalar(select(ApprovalSettings).with_for_update())
     if settings is None:
-        settings = ApprovalSettings(remind_after_hours=hours)
+        settings = ApprovalSettings(**values)
         if not await add_unique(session, settings):  # made at the same moment: take that one
             settings = await session.scalar(select(ApprovalSettings).with_for_update())
             assert settings is not None
-    settings.remind_after_hours = hours
+    for name, hours in values.items():
+        setattr(settings, name, hours)
     await session.flush()
     await audit.record(
         session,
@@ -64,18 +81,22 @@ async def save_remind_after_hours(session: AsyncSession, actor: Actor, hours: in
         actor_id=actor.user_id,
         subject_type="oa.approval_settings",
         subject_id=settings.id,
-        detail={"remind_after_hours": hours},
+        detail=values,
     )
-    return hours
+    return wanted
 
 
 async def send_reminders(session: AsyncSession, now: datetime) -> list[Notification]:
-    """Remind the approvers whose waiting task is older than the workspace's setting."""
+    """Remind the approvers whose waiting task is older than the workspace's setting, and
+    again a repeat after the last reminder while it still waits."""
     if now.tzinfo is None:
         raise ValueError("send_reminders needs an aware datetime")
-    hours = await remind_after_hours(session)
-    if hours == 0:
+    setting = await reminders(session)
+    if setting.after_hours == 0:
         return []
+    due = ApprovalTask.reminded_at.is_(None)
+    if setting.every_hours:
+        due = due | (ApprovalTask.reminded_at <= now - timedelta(hours=setting.every_hours))
     current = exists(
         select(ApprovalInstance.id).where(
             ApprovalInstance.id == ApprovalTask.instance_id,
@@ -89,8 +110,8 @@ async def send_reminders(session: AsyncSession, now: datetime) -> list[Notificat
             .where(
                 ApprovalTask.role == "approve",
                 ApprovalTask.status == "pending",
-                ApprovalTask.reminded_at.is_(None),
-                ApprovalTask.created_at < now - timedelta(hours=hours),
+                due,
+                ApprovalTask.created_at < now - timedelta(hours=setting.after_hours),
                 current,
             )
             .values(reminded_at=now)

@@ -349,7 +349,7 @@ async def _settings_page(
         actor,
         TAB,
         status_code=refusal.error.status_code if refusal else 200,
-        hours=await approval_reminders.remind_after_hours(session),
+        reminders=await approval_reminders.reminders(session),
         most=approval_reminders.MOST_HOURS,
         refusal=refusal,
     )
@@ -364,12 +364,16 @@ async def settings_page(session: DbSession, tenant: CurrentTenant, actor: Curren
 async def save_settings_from_page(
     session: DbSession, tenant: CurrentTenant, actor: CurrentActor, data: FormData
 ) -> Response[Any]:
-    """After how many hours a waiting step reminds its approver (0: never)."""
-    form = typed_in(data, "remind_after_hours")
+    """After how many hours a waiting step reminds its approver (0: never), and how often
+    again (0: once)."""
+    form = typed_in(data, "remind_after_hours", "remind_every_hours")
 
     async def run() -> None:
-        hours = read_count("remind_after_hours", form["remind_after_hours"])
-        await approval_reminders.save_remind_after_hours(session, actor, hours)
+        wanted = approval_reminders.Reminders(
+            read_count("remind_after_hours", form["remind_after_hours"]),
+            read_count("remind_every_hours", form["remind_every_hours"]),
+        )
+        await approval_reminders.save_reminders(session, actor, wanted)
 
     return await answer_form(
         session,

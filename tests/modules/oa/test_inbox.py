@@ -19,6 +19,7 @@ from core.records.models import Notification
 from modules.oa.models import ApprovalSettings, ApprovalTask
 from modules.oa.services import approval_batch, approval_inbox, approval_reminders, engine
 from modules.oa.services.approval_inbox import Filters
+from modules.oa.services.approval_reminders import Reminders
 from tests.modules.oa.conftest import Office, decide, instance_of, request_status, step
 
 
@@ -248,10 +249,10 @@ async def remind(office: Office, hours_later: float) -> int:
         return len(sent)
 
 
-async def set_hours(office: Office, hours: int) -> None:
+async def set_hours(office: Office, hours: int, every: int = 0) -> None:
     admin = await office.person(f"Admin {uuid.uuid4().hex[:6]}", role=roles.ADMIN)
     async with office.session() as session:
-        await approval_reminders.save_remind_after_hours(session, admin, hours)
+        await approval_reminders.save_reminders(session, admin, Reminders(hours, every))
 
 
 async def test_a_step_waiting_past_the_limit_reminds_its_approver_once(office: Office) -> None:
@@ -268,6 +269,22 @@ async def test_a_step_waiting_past_the_limit_reminds_its_approver_once(office: O
     assert sent.params == {"requester": "Wei", "kind_label": "Contract approval"}
     await decide(office, boss, asked)
     assert await remind(office, 100) == 0  # decided: nothing waits
+
+
+async def test_a_repeat_reminds_again_while_the_step_still_waits(office: Office) -> None:
+    boss = await office.person("Boss")
+    wei = await office.person("Wei")
+    await office.flow(step("Boss", member_ids=(boss.user_id,)))
+    asked = await office.ask(wei)
+    await set_hours(office, 24, every=8)
+    assert await remind(office, 25) == 1
+    assert await remind(office, 30) == 0  # five hours after the first: not yet
+    assert await remind(office, 30) == 0
+    assert await remind(office, 34) == 1  # nine hours after: again
+    assert await remind(office, 40) == 0
+    assert len(await reminders_to(office, boss)) == 2
+    await decide(office, boss, asked)
+    assert await remind(office, 100) == 0  # decided: no more
 
 
 async def test_a_setting_of_zero_turns_reminders_off(office: Office) -> None:
@@ -298,15 +315,19 @@ async def test_the_setting_is_refused_out_of_range_and_for_a_member(office: Offi
     admin = await office.person("Ada", role=roles.ADMIN)
     member = await office.person("Wei")
     async with office.session() as session:
-        assert await approval_reminders.remind_after_hours(session) == 24
-        with pytest.raises(ValidationFailed):
-            await approval_reminders.save_remind_after_hours(session, admin, 721)
+        assert await approval_reminders.reminders(session) == Reminders(24, 0)
+        with pytest.raises(ValidationFailed) as late:
+            await approval_reminders.save_reminders(session, admin, Reminders(721))
+        assert late.value.params["field"] == "remind_after_hours"
+        with pytest.raises(ValidationFailed) as often:
+            await approval_reminders.save_reminders(session, admin, Reminders(5, -1))
+        assert often.value.params["field"] == "remind_every_hours"
         with pytest.raises(PermissionDenied):
-            await approval_reminders.save_remind_after_hours(session, member, 5)
-        assert await approval_reminders.save_remind_after_hours(session, admin, 5) == 5
-        assert await approval_reminders.save_remind_after_hours(session, admin, 6) == 6
+            await approval_reminders.save_reminders(session, member, Reminders(5))
+        assert await approval_reminders.save_reminders(session, admin, Reminders(5)) == Reminders(5)
+        await approval_reminders.save_reminders(session, admin, Reminders(6, 12))
     async with office.session() as session:
-        assert await approval_reminders.remind_after_hours(session) == 6
+        assert await approval_reminders.reminders(session) == Reminders(6, 12)
         assert len(list(await session.scalars(select(ApprovalSettings)))) == 1
 
 
@@ -315,7 +336,7 @@ async def test_the_settings_table_keeps_two_workspaces_apart_under_rls(
 ) -> None:
     await set_hours(office, 3)
     async with other_office.session() as session:
-        assert await approval_reminders.remind_after_hours(session) == 24
+        assert await approval_reminders.reminders(session) == Reminders()
         rows = await session.execute(text("SELECT count(*) FROM oa_approval_settings"))
         assert rows.scalar() == 0  # the app role sees its own workspace's row only
     async with office.session() as session:

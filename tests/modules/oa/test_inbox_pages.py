@@ -189,15 +189,24 @@ async def test_admins_set_the_reminder_time_on_its_page(
     settings = f"{PAGES}/settings"
     shown = await opened(http, settings)
     assert 'name="remind_after_hours" min="0" max="720" step="1" value="24"' in shown.text
-    refused = await send(http, settings, settings, remind_after_hours="soon")
+    assert 'name="remind_every_hours" min="0" max="720" step="1" value="0"' in shown.text
+    refused = await send(
+        http, settings, settings, remind_after_hours="soon", remind_every_hours="4"
+    )
     assert refused.status_code == 422
     assert 'id="settings-remind_after_hours-error"' in refused.text
     assert 'value="soon"' in refused.text
-    too_many = await send(http, settings, settings, remind_after_hours="721")
+    assert 'name="remind_every_hours" min="0" max="720" step="1" value="4"' in refused.text
+    too_many = await send(
+        http, settings, settings, remind_after_hours="8", remind_every_hours="721"
+    )
     assert too_many.status_code == 422
-    saved = await send(http, settings, settings, remind_after_hours="0")
+    assert 'id="settings-remind_every_hours-error"' in too_many.text
+    saved = await send(http, settings, settings, remind_after_hours="0", remind_every_hours="6")
     assert saved.status_code == 303
-    assert 'value="0"' in (await opened(http, settings)).text
+    again = (await opened(http, settings)).text
+    assert 'name="remind_after_hours" min="0" max="720" step="1" value="0"' in again
+    assert 'name="remind_every_hours" min="0" max="720" step="1" value="6"' in again
 
     member = await as_user(db, browser, await office.person("Wei"))
     assert (await member.get(settings, headers=HTML)).status_code == 403
@@ -259,10 +268,22 @@ async def test_the_api_filters_refuses_bad_ones_and_approves_many(
     assert (await http.post(f"{API}/batch/approve", json={"ids": []})).status_code == 422
     assert (await http.get(f"{API}/counts")).json() == {"todo": 1}
 
-    assert (await http.get(f"{API}/settings")).json() == {"remind_after_hours": 24}
+    assert (await http.get(f"{API}/settings")).json() == {
+        "remind_after_hours": 24,
+        "remind_every_hours": 0,
+    }
     put = await http.put(f"{API}/settings", json={"remind_after_hours": 8})
-    assert put.json() == {"remind_after_hours": 8}
+    assert put.json() == {"remind_after_hours": 8, "remind_every_hours": 0}
+    repeat = await http.put(
+        f"{API}/settings", json={"remind_after_hours": 8, "remind_every_hours": 4}
+    )
+    assert repeat.json() == {"remind_after_hours": 8, "remind_every_hours": 4}
     assert (await http.put(f"{API}/settings", json={"remind_after_hours": -1})).status_code == 422
+    wrong = await http.put(
+        f"{API}/settings", json={"remind_after_hours": 8, "remind_every_hours": 999}
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["error"]["field"] == "remind_every_hours"
 
 
 async def test_the_table_driven_action_routes_keep_their_bodies(
