@@ -69,9 +69,6 @@ class _Prebuilt:
         """The driver's ``call`` (fetch, fetchrow, execute) of the statement, as the
         session's tenant, with ``params`` for the rest."""
         values = {TENANT: _tenant_of(session), **params}
-        sync = session.sync_session
-        if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
-            await session.flush()  # as before an ORM statement: what is pending is seen
         driver = await self.driver(session)
         return await getattr(driver, call)(self.sql, *self.args(values))
 
@@ -102,7 +99,17 @@ class TenantRead(_Prebuilt):
 
     async def rows(self, session: AsyncSession, **params: Any) -> Sequence[Any]:
         """Run in the session's current transaction as its tenant; ``params`` fill the rest."""
+        await _flush_pending(session)
         return await self.run(session, "fetch", params)
+
+
+async def _flush_pending(session: AsyncSession) -> None:
+    """A read sees what the session has pending, as after an ORM query's autoflush (else a
+    refreshed object would lose its unflushed change). Writes at once do not flush: what
+    they refer to is written already, and a flush there would write twice what they set."""
+    sync = session.sync_session
+    if sync.autoflush and (sync.new or sync.dirty or sync.deleted):
+        await session.flush()
 
 
 def _tenant_of(session: AsyncSession) -> Any:
@@ -153,6 +160,7 @@ class TenantObjects(_Prebuilt):
 
     async def first(self, session: AsyncSession, **params: Any) -> tuple[Any, ...] | None:
         """The first row's objects (one per model, in order), or None with no row."""
+        await _flush_pending(session)
         row = await self.run(session, "fetchrow", params)
         return None if row is None else self._objects(session.sync_session, row)
 
