@@ -57,15 +57,12 @@ async def reminders(session: AsyncSession) -> Reminders:
 async def save_reminders(session: AsyncSession, actor: Actor, wanted: Reminders) -> Reminders:
     """Set the workspace's reminders (whole hours from 0 to 720 each); audited."""
     actor.require(codes.FLOW_MANAGE)
-    for field, hours in (
-        ("remind_after_hours", wanted.after_hours),
-        ("remind_every_hours", wanted.every_hours),
-    ):
+    values = {"remind_after_hours": wanted.after_hours, "remind_every_hours": wanted.every_hours}
+    for field, hours in values.items():
         if not 0 <= hours <= MOST_HOURS:
             raise ValidationFailed(
                 "Type a whole number of hours from 0 to {most}.", most=MOST_HOURS, field=field
             )
-    values = {"remind_after_hours": wanted.after_hours, "remind_every_hours": wanted.every_hours}
     settings = await session.scalar(select(ApprovalSettings).with_for_update())
     if settings is None:
         settings = ApprovalSettings(**values)

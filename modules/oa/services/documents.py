@@ -754,8 +754,24 @@ async def upload_version(
     last = await session.scalar(
         select(func.max(DocumentVersion.number)).where(DocumentVersion.document_id == document.id)
     )
+    return await _add_version(
+        session, store, actor, document, (last or 0) + 1, file_name, data, declared_type
+    )
+
+
+async def _add_version(
+    session: AsyncSession,
+    store: FileStore,
+    actor: Actor,
+    document: Document,
+    number: int,
+    file_name: str,
+    data: bytes | BinaryIO,
+    declared_type: str | None,
+) -> DocumentVersion:
+    """Version ``number`` of a document whose row the caller has locked, with its file."""
     file = await _attach(session, store, actor, document.id, file_name, data, declared_type)
-    version = _version(actor, document.id, (last or 0) + 1, file)
+    version = _version(actor, document.id, number, file)
     session.add(version)
     await session.flush()
     return version
@@ -801,9 +817,9 @@ async def restore_version(
     a new version, the next number, with a copy of that version's file; nothing is lost."""
     document = await open_document(session, actor, document_id, level="edit", for_update=True)
     found = await session.execute(
-        select(DocumentVersion.number, DocumentVersion.attachment_id)
-        .where(DocumentVersion.document_id == document.id)
-        .order_by(DocumentVersion.number.desc())
+        select(DocumentVersion.number, DocumentVersion.attachment_id).where(
+            DocumentVersion.document_id == document.id
+        )
     )
     attachments_of = dict(found.all())
     if number not in attachments_of:
@@ -813,13 +829,9 @@ async def restore_version(
         raise Conflict("Version {number} is the current one already.", number=str(number))
     kept, chunks = await attachments.open_attachment(session, store, attachments_of[number])
     data = b"".join([chunk async for chunk in chunks])
-    file = await _attach(
-        session, store, actor, document.id, kept.file_name, data, kept.content_type
+    return await _add_version(
+        session, store, actor, document, last + 1, kept.file_name, data, kept.content_type
     )
-    version = _version(actor, document.id, last + 1, file)
-    session.add(version)
-    await session.flush()
-    return version
 
 
 async def delete_document(session: AsyncSession, actor: Actor, document_id: uuid.UUID) -> None:
